@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 DEFAULT_LABELS = ("DATE", "TIME", "MONEY", "ORG", "PERSON", "NUMBER")
 
@@ -41,16 +41,16 @@ def score(gold: list[list[dict]], pred: list[list[dict]],
     if len(gold) != len(pred):
         raise ValueError(f"gold has {len(gold)} documents but pred has {len(pred)}")
     labels = tuple(labels)
-    lab = frozenset(labels)
+    wanted = frozenset(labels)
     tp, fp, fn = Counter(), Counter(), Counter()
-    for g_spans, p_spans in zip(gold, pred):
-        g, p = _keys(g_spans, lab), _keys(p_spans, lab)
+    for g_spans, p_spans in zip(gold, pred, strict=True):
+        g, p = _keys(g_spans, wanted), _keys(p_spans, wanted)
         for k in g.keys() | p.keys():
             hit = min(g[k], p[k])
             tp[k[2]] += hit
             fp[k[2]] += p[k] - hit
             fn[k[2]] += g[k] - hit
-    per_label = {l: _prf(tp[l], fp[l], fn[l]) for l in labels}
+    per_label = {lab: _prf(tp[lab], fp[lab], fn[lab]) for lab in labels}
     micro = _prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
     macro = sum(v["f1"] for v in per_label.values()) / len(labels) if labels else 0.0
     return {"per_label": per_label, "micro": micro, "macro_f1": macro, "n_docs": len(gold)}

