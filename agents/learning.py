@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from agents.intent_model import IntentModel, IntentPrediction
 from agents.models import IntentExample, ModelStatus, ModelVersion
+from inbox.models import Label, LabelKind
 from knowledge.embeddings import embed
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,27 @@ def _held_back(text: str) -> bool:
 
 
 def _examples() -> tuple[list[str], list[str], int]:
+    """Seed and confirmed examples, plus every intent label agents gave in the inbox (read in place).
+
+    A message an agent labelled overrides any other example of the same message.
+    """
+    labels = {
+        message_id: (body, value["intent"])
+        for message_id, body, value in Label.objects.filter(kind=LabelKind.INTENT, message__isnull=False)
+        .exclude(conversation__is_spam=True)
+        .values_list("message_id", "message__body", "value")
+        if value.get("intent")
+    }
     rows = list(
         IntentExample.objects.exclude(message__conversation__is_spam=True)
+        .exclude(message_id__in=list(labels))
         .order_by("id")
         .values_list("text", "intent__name", "id")
     )
-    last_id = rows[-1][2] if rows else 0
-    return [r[0] for r in rows], [r[1] for r in rows], last_id
+    last_id = max([rows[-1][2] if rows else 0])
+    texts = [r[0] for r in rows] + [body for body, _ in labels.values()]
+    names = [r[1] for r in rows] + [intent for _, intent in labels.values()]
+    return texts, names, last_id
 
 
 def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float | None:
@@ -121,11 +136,20 @@ def rollback(kind: str = INTENT) -> ModelVersion | None:
 
 
 def refresh_due() -> bool:
+    """Due after RETRAIN_EVERY new labels, or at once when agents start using an intent the model lacks."""
     if not settings.LEARNING_ENABLED:
         return False
     live = live_version(INTENT)
-    since = live.metrics.get("last_example_id", 0) if live else 0
-    return IntentExample.objects.filter(id__gt=since).count() >= (RETRAIN_EVERY if live else 1)
+    examples = IntentExample.objects.all()
+    labels = Label.objects.filter(kind=LabelKind.INTENT)
+    if live is None:
+        return examples.exists() or labels.exists()
+    new = examples.filter(created_at__gt=live.trained_at).count() + labels.filter(created_at__gt=live.trained_at).count()
+    if new >= RETRAIN_EVERY:
+        return True
+    known = set(load_model(live).labels)
+    fresh = set(labels.filter(created_at__gt=live.trained_at).values_list("value__intent", flat=True))
+    return bool(fresh - known)
 
 
 # ---------------------------------------------------------------- serving

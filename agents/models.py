@@ -38,6 +38,9 @@ class IntentExample(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.intent_id}: {self.text[:40]}"
+
 
 class ModelStatus(models.TextChoices):
     CANDIDATE = "candidate", "Candidate"
@@ -60,3 +63,38 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.pk} ({self.status})"
+
+
+class ArticleStat(models.Model):
+    """Outcome counts for answering an intent (in a segment) with an article: the ranking learner's state.
+
+    segment "" is the intent-wide level; "plan:growth" or "area:billing" are finer levels used
+    once they have enough evidence (backing off to the intent-wide level before that).
+    """
+
+    intent = models.CharField(max_length=100, db_index=True)
+    article = models.ForeignKey("knowledge.Article", on_delete=models.CASCADE, related_name="stats")
+    segment = models.CharField(max_length=60, blank=True, default="")
+    successes = models.FloatField(default=0)
+    failures = models.FloatField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["intent", "article", "segment"], name="article_stat_once")]
+
+    def __str__(self) -> str:
+        return f"{self.intent}/{self.segment or '*'} → {self.article_id}: {self.successes:.1f}/{self.failures:.1f}"
+
+
+class AppliedSignal(models.Model):
+    """Ledger of outcomes already applied to the statistics: replays change nothing."""
+
+    outcome_id = models.BigIntegerField(unique=True)
+    customer_id = models.BigIntegerField(null=True, db_index=True)
+    article_id = models.BigIntegerField(null=True)
+    reward = models.FloatField()
+    counted = models.BooleanField(default=True, help_text="False when the customer's influence cap was reached.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"outcome {self.outcome_id}"

@@ -1,6 +1,25 @@
+"""Celery entry points of the agents app; each is a thin call into the app's modules."""
+
 from celery import shared_task
 
-from agents import learning
+from agents import learning, outcomes, pipeline
+
+
+@shared_task(name="agents.tasks.respond")
+def respond(conversation_id: int, message_id: int) -> int | None:
+    reply = pipeline.respond(conversation_id, message_id)
+    return reply.pk if reply else None
+
+
+@shared_task(name="agents.tasks.suggest_draft")
+def suggest_draft(conversation_id: int) -> int | None:
+    draft = pipeline.suggest_draft(conversation_id)
+    return draft.pk if draft else None
+
+
+@shared_task(name="agents.tasks.learn_from_signal")
+def learn_from_signal(outcome_id: int | None) -> bool:
+    return outcomes.apply_outcome(outcome_id) if outcome_id else False
 
 
 @shared_task(name="agents.tasks.refresh_intent_model_if_due")
@@ -11,7 +30,11 @@ def refresh_intent_model_if_due() -> int | None:
     return version.pk if version else None
 
 
-@shared_task(name="agents.tasks.refresh_intent_model")
-def refresh_intent_model() -> int | None:
-    version = learning.refresh_intent_model(trigger="schedule")
-    return version.pk if version else None
+@shared_task(name="agents.tasks.close_resolution_windows")
+def close_resolution_windows() -> int:
+    return outcomes.close_resolution_windows()
+
+
+@shared_task(name="agents.tasks.detect_abandonment")
+def detect_abandonment() -> int:
+    return outcomes.detect_abandonment()

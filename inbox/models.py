@@ -211,6 +211,9 @@ class Draft(models.Model):
     created_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"Draft {self.pk} ({self.status})"
+
 
 class LabelKind(models.TextChoices):
     INTENT = "intent", "Intent"
@@ -232,6 +235,9 @@ class Label(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["kind", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} label on #{self.conversation_id}"
 
 
 class OutcomeKind(models.TextChoices):
@@ -258,4 +264,11 @@ class Outcome(models.Model):
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["conversation", "message", "kind"], name="outcome_once", nulls_distinct=False)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "message", "kind"], name="outcome_once", nulls_distinct=False
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.reward:+.1f}) on #{self.conversation_id}"

@@ -78,6 +78,11 @@ def _enqueue_reindex(article_id: int) -> None:
 
 
 def set_status(article: Article, status: str, *, author=None) -> Article:
+    """Publish or unpublish. Publishing an article that has no chunks yet indexes it now.
+
+    Saves re-embed in Celery; when no worker has got to the article yet (or none runs, as on a
+    laptop without `up`), "Published" would otherwise mean "invisible to search and the agent".
+    """
     if status not in ArticleStatus.values:
         raise KnowledgeError(f"Unknown status “{status}”.")
     with transaction.atomic():
@@ -86,7 +91,25 @@ def set_status(article: Article, status: str, *, author=None) -> Article:
         ArticleRevision.objects.create(
             article=article, title=article.title, body=article.body, status=status, author=author
         )
+    if status == ArticleStatus.PUBLISHED and not article.chunks.exists():
+        reindex_article(article)
     return article
+
+
+def restore_revision(revision: ArticleRevision, *, author=None, reindex: str = "async") -> Article:
+    """Put an old title and body back. It is an ordinary save, so the restore is itself a
+    revision and can be undone the same way; status, area and tags stay as they are now."""
+    article = revision.article
+    return save_article(
+        article=article,
+        title=revision.title,
+        body=revision.body,
+        area=article.area,
+        tags=list(article.tags),
+        source_url=article.source_url,
+        author=author,
+        reindex=reindex,
+    )
 
 
 def reindex_article(article: Article) -> int:
@@ -107,5 +130,9 @@ def reindex_articles(articles: list[Article], batch_size: int = 64) -> None:
     for row, vector in zip(rows, vectors, strict=True):
         row.embedding = vector
     with transaction.atomic():
+        # Row locks (in id order, so two reindexes never deadlock) serialise a Celery reindex and
+        # a synchronous one of the same article; without them both could insert a set of chunks.
+        list(Article.objects.select_for_update().filter(pk__in=[a.pk for a in articles]).order_by("pk")
+             .values_list("pk", flat=True))
         Chunk.objects.filter(article__in=articles).delete()
         Chunk.objects.bulk_create(rows, batch_size=500)

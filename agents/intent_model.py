@@ -1,0 +1,308 @@
+"""Intent classifier for the support agent.
+
+Pure module (no Django): the caller passes `embed`, its shared all-MiniLM-L6-v2
+encoder (L2-normalised float32, shape (n, 384)), so this model never loads an
+encoder of its own and stays a few MB.
+
+Design (chosen by measurement on Banking77, see bench/intent_experiments.py):
+  logits = MLP(frozen MiniLM embedding) + Linear(TF-IDF word 1-2 grams + char 2-5 grams)
+trained jointly with label-smoothed cross-entropy. The sentence embedding
+carries paraphrase meaning, the sparse branch carries the exact product words
+("top up", "PIN", "disposable card") that a frozen general-purpose encoder blurs.
+A temperature fitted on a held-out slice calibrates the probabilities, and the
+model abstains (intent=None) when a confidence score falls below
+`abstain_threshold`; that score also looks at the cosine similarity to the
+nearest labelled example, which separates out-of-scope messages better than the
+softmax alone.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy.special import erf
+
+Embed = Callable[[list[str]], np.ndarray]
+
+#: Chosen on the 67/10 Banking77 out-of-scope split (bench/intents_oos.py).
+DEFAULT_ABSTAIN_THRESHOLD = 0.5
+
+
+@dataclass
+class IntentPrediction:
+    intent: str | None  # None = abstain (out of scope)
+    confidence: float  # calibrated probability of the top intent, 0..1
+    top: list[tuple[str, float]] = field(default_factory=list)  # top-5 (intent, prob)
+    score: float = 0.0  # the quantity compared with abstain_threshold
+
+
+@dataclass
+class Config:
+    """Hyper-parameters; defaults are the measured best on Banking77."""
+
+    hidden: int = 1024
+    dropout: float = 0.2
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    batch_size: int = 128
+    epochs: int = 20
+    min_steps: int = 300  # small data sets still get enough updates
+    use_tfidf: bool = True
+    use_mlp: bool = True
+    calibrate: bool = True
+    calib_fraction: float = 0.1
+    knn_weight: float = 0.5  # weight of nearest-example similarity in the abstain score
+    knn_prob_mix: float = 0.0  # weight of kNN class probabilities mixed into the prediction
+    knn_temperature: float = 0.05
+    torch_threads: int = 2
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class _Sparse:
+    """TF-IDF word + char features; None-safe for vocabularies that come out empty."""
+
+    def __init__(self, texts: list[str]):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        # min_df=2 on chars prunes typos on real data but would empty tiny data sets.
+        char_min_df = 2 if len(texts) >= 200 else 1
+        self.vecs = []
+        for vec in (
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                            min_df=char_min_df, dtype=np.float32),
+        ):
+            try:
+                vec.fit(texts)
+                self.vecs.append(vec)
+            except ValueError:  # empty vocabulary (e.g. only stop-words / symbols)
+                pass
+        self.dim = sum(len(v.vocabulary_) for v in self.vecs)
+
+    def transform(self, texts: list[str]):
+        from scipy.sparse import csr_matrix, hstack
+
+        if not self.vecs:
+            return csr_matrix((len(texts), 0), dtype=np.float32)
+        return hstack([v.transform(texts) for v in self.vecs], format="csr", dtype=np.float32)
+
+
+def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int) -> dict:
+    """Fit the joint MLP + sparse-linear head; returns numpy weights (no torch in pickles)."""
+    import torch
+
+    torch.set_num_threads(cfg.torch_threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n, d = X.shape
+    v = S.shape[1] if S is not None else 0
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            if cfg.use_mlp:
+                self.mlp = torch.nn.Sequential(
+                    torch.nn.Dropout(cfg.dropout), torch.nn.Linear(d, cfg.hidden), torch.nn.GELU(),
+                    torch.nn.Dropout(cfg.dropout), torch.nn.Linear(cfg.hidden, k))
+            else:
+                self.mlp = torch.nn.Sequential(torch.nn.Dropout(cfg.dropout), torch.nn.Linear(d, k))
+            self.sp = torch.nn.EmbeddingBag(max(v, 1), k, mode="sum") if v else None
+            if self.sp is not None:
+                torch.nn.init.zeros_(self.sp.weight)
+
+        def forward(self, x, bag=None):
+            out = self.mlp(x)
+            if self.sp is not None:
+                out = out + self.sp(bag[0], bag[1], per_sample_weights=bag[2])
+            return out
+
+    def to_bag(rows):
+        return (torch.from_numpy(rows.indices.astype(np.int64)),
+                torch.from_numpy(rows.indptr[:-1].astype(np.int64)),
+                torch.from_numpy(rows.data.astype(np.float32)))
+
+    model = Head()
+    params = [{"params": model.mlp.parameters(), "weight_decay": cfg.weight_decay}]
+    if model.sp is not None:
+        params.append({"params": model.sp.parameters(), "weight_decay": 0.0})
+    opt = torch.optim.AdamW(params, lr=cfg.lr)
+    bs = min(cfg.batch_size, n)
+    per_epoch = (n + bs - 1) // bs
+    epochs = max(cfg.epochs, -(-cfg.min_steps // per_epoch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * per_epoch)
+    Xt, yt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), torch.from_numpy(y.astype(np.int64))
+    model.train()
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        for i in range(0, n, bs):
+            idx = perm[i:i + bs]
+            bag = to_bag(S[idx]) if v else None
+            loss = torch.nn.functional.cross_entropy(model(Xt[idx], bag), yt[idx],
+                                                     label_smoothing=cfg.label_smoothing)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+    layers = [m for m in model.mlp if isinstance(m, torch.nn.Linear)]
+    w = {"layers": [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in layers]}
+    w["sparse"] = model.sp.weight.detach().numpy().copy() if model.sp is not None else None
+    return w
+
+
+def _logits(w: dict, X: np.ndarray, S) -> np.ndarray:
+    layers = w["layers"]
+    h = X
+    for i, (W, b) in enumerate(layers):
+        h = h @ W + b
+        if i < len(layers) - 1:
+            h = _gelu(h)
+    if w["sparse"] is not None and S is not None and S.shape[1]:
+        h = h + S @ w["sparse"]
+    return np.asarray(h)
+
+
+def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """Single temperature minimising held-out NLL (grid search in log space: robust, no deps)."""
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.1), np.log(10.0), 121)):
+        p = _softmax(logits / t)
+        nll = -np.mean(np.log(p[np.arange(len(y)), y] + 1e-12))
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+class IntentModel:
+    labels: list[str]
+    n_examples: int
+    abstain_threshold: float
+
+    def __init__(self, labels: list[str], cfg: Config, weights: dict, sparse: _Sparse | None,
+                 temperature: float, bank: np.ndarray, bank_y: np.ndarray,
+                 abstain_threshold: float, n_examples: int, seed: int):
+        self.labels = labels
+        self.cfg = cfg
+        self.weights = weights
+        self.sparse = sparse
+        self.temperature = temperature
+        self.bank = bank  # float16 training embeddings for the nearest-example score
+        self.bank_y = bank_y
+        self.abstain_threshold = abstain_threshold
+        self.n_examples = n_examples
+        self.seed = seed
+
+    # ------------------------------------------------------------------ fit
+    @classmethod
+    def fit(cls, texts: list[str], labels: list[str], *, embed: Embed, seed: int = 0,
+            abstain_threshold: float | None = None, config: Config | None = None) -> "IntentModel":
+        cfg = config or Config()
+        if len(texts) != len(labels) or not texts:
+            raise ValueError("texts and labels must be non-empty and of equal length")
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise ValueError("need at least 2 intents")
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[c] for c in labels], dtype=np.int64)
+        X = np.asarray(embed(list(texts)), dtype=np.float32)
+        texts = list(texts)
+
+        temperature = 1.0
+        if cfg.calibrate:
+            cal = _calibration_split(y, cfg.calib_fraction, seed)
+            if cal is not None:
+                fit_idx, cal_idx = cal
+                sp = _Sparse([texts[i] for i in fit_idx]) if cfg.use_tfidf else None
+                w = _train_torch(X[fit_idx], sp.transform([texts[i] for i in fit_idx]) if sp else None,
+                                 y[fit_idx], len(classes), cfg, seed)
+                lg = _logits(w, X[cal_idx], sp.transform([texts[i] for i in cal_idx]) if sp else None)
+                temperature = _fit_temperature(lg, y[cal_idx])
+
+        sp = _Sparse(texts) if cfg.use_tfidf else None
+        w = _train_torch(X, sp.transform(texts) if sp else None, y, len(classes), cfg, seed)
+        thr = DEFAULT_ABSTAIN_THRESHOLD if abstain_threshold is None else float(abstain_threshold)
+        return cls(classes, cfg, w, sp, temperature, X.astype(np.float16), y.astype(np.int32),
+                   thr, len(texts), seed)
+
+    # -------------------------------------------------------------- predict
+    def predict_proba(self, texts: list[str], *, embed: Embed) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated class probabilities and the abstain score, for benchmarks and predict()."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels))), np.zeros(0)
+        X = np.asarray(embed(texts), dtype=np.float32)
+        S = self.sparse.transform(texts) if self.sparse is not None else None
+        p = _softmax(_logits(self.weights, X, S) / self.temperature)
+        sims = X @ self.bank.astype(np.float32).T  # (n, N) cosine: inputs are normalised
+        if self.cfg.knn_prob_mix > 0:
+            k = len(self.labels)
+            best = np.full((len(texts), k), -1.0, dtype=np.float32)
+            for c in range(k):  # per-class nearest example
+                m = self.bank_y == c
+                if m.any():
+                    best[:, c] = sims[:, m].max(axis=1)
+            pk = _softmax(best / self.cfg.knn_temperature)
+            p = (1 - self.cfg.knn_prob_mix) * p + self.cfg.knn_prob_mix * pk
+        nearest = sims.max(axis=1)
+        a = self.cfg.knn_weight
+        score = (1 - a) * p.max(axis=1) + a * nearest
+        return p, score
+
+    def predict(self, texts: list[str], *, embed: Embed) -> list[IntentPrediction]:
+        p, score = self.predict_proba(texts, embed=embed)
+        out = []
+        for row, s in zip(p, score):
+            order = np.argsort(-row)[:5]
+            top = [(self.labels[i], float(row[i])) for i in order]
+            intent = top[0][0] if s >= self.abstain_threshold else None
+            out.append(IntentPrediction(intent=intent, confidence=top[0][1], top=top, score=float(s)))
+        return out
+
+    # -------------------------------------------------------- serialisation
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        pickle.dump({"version": 1, "state": self.__dict__}, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "IntentModel":
+        obj = pickle.loads(data)
+        if obj.get("version") != 1:
+            raise ValueError(f"unsupported IntentModel version {obj.get('version')}")
+        model = cls.__new__(cls)
+        model.__dict__.update(obj["state"])
+        return model
+
+
+def _calibration_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Stratified hold-out that keeps >=1 example of every class for fitting.
+
+    Returns None when the data are too small to spare a calibration slice
+    (e.g. one example per class): then the temperature stays 1.
+    """
+    rng = np.random.default_rng(seed + 7919)
+    fit_idx, cal_idx = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        n_cal = int(round(len(idx) * fraction)) if len(idx) >= 4 else 0
+        if len(idx) >= 4:
+            n_cal = max(1, n_cal)
+        cal_idx.extend(idx[:n_cal])
+        fit_idx.extend(idx[n_cal:])
+    if len(cal_idx) < 2 * len(np.unique(y)) and len(cal_idx) < 50:
+        return None
+    return np.sort(np.array(fit_idx)), np.sort(np.array(cal_idx))

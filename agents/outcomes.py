@@ -1,0 +1,95 @@
+"""Outcome signals → the learners. Runs in Celery right after the signal's transaction commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from agents import ranking
+from agents.actions import add_intent_example
+from agents.models import ExampleSource
+from inbox import actions as inbox
+from inbox.models import Conversation, HandledBy, Message, Outcome, OutcomeKind, SenderKind, Status
+
+CONFIRMING = {OutcomeKind.RESOLVED, OutcomeKind.HELPFUL}
+# A positive outcome confirms the predicted intent only when the model was already fairly sure:
+# a noisy "resolved" after a wrong guess must not teach the model its own mistake.
+CONFIRM_MIN_CONFIDENCE = 0.5
+FOLLOW_UP_SIMILARITY = 0.62
+
+
+def resolution_window() -> timedelta:
+    return timedelta(hours=getattr(settings, "RESOLUTION_WINDOW_HOURS", 72))
+
+
+def apply_outcome(outcome_id: int) -> bool:
+    outcome = Outcome.objects.select_related("conversation", "message").filter(pk=outcome_id).first()
+    if outcome is None or outcome.conversation.is_spam or not settings.LEARNING_ENABLED:
+        return False
+    reply = outcome.message
+    if reply is None or reply.sender_kind != SenderKind.AI:
+        return False
+    trace = reply.trace or {}
+    chosen = (trace.get("chosen") or {}).get("article_id")
+    applied = ranking.apply_signal(
+        outcome_id=outcome.pk, customer_id=outcome.conversation.customer_id, intent=trace.get("intent") or "",
+        article_id=chosen, segs=trace.get("segments", []), reward=outcome.reward,
+    )
+    if applied and outcome.kind in CONFIRMING and trace.get("intent") and (
+        trace.get("confidence", 0) >= CONFIRM_MIN_CONFIDENCE
+    ):
+        question = Message.objects.filter(pk=trace.get("replying_to")).first()
+        if question is not None:
+            add_intent_example(trace["intent"], question.body, source=ExampleSource.CONFIRMED_OUTCOME,
+                               message=question, customer=outcome.conversation.customer)
+    return applied
+
+
+def close_resolution_windows(now=None) -> int:
+    """Beat job: AI-resolved conversations whose follow-up window passed quietly count as resolved."""
+    now = now or timezone.now()
+    already = Outcome.objects.filter(conversation=OuterRef("pk"), kind=OutcomeKind.RESOLVED)
+    due = Conversation.objects.filter(
+        status__in=[Status.RESOLVED, Status.CLOSED], handled_by=HandledBy.AI, needs_human=False, is_spam=False,
+        resolved_at__lte=now - resolution_window(), resolved_at__gte=now - resolution_window() - timedelta(days=7),
+    ).exclude(Exists(already))
+    return sum(inbox.close_resolution_window(c, window=resolution_window(), now=now) for c in due[:5000])
+
+
+def detect_abandonment(now=None, idle_minutes: int = 30) -> int:
+    """Beat job: an AI answer left unanswered for a while, in an open conversation, was abandoned."""
+    now = now or timezone.now()
+    candidates = Conversation.objects.filter(
+        status=Status.OPEN, needs_human=False, abandoned=False, is_spam=False,
+        last_message_at__lte=now - timedelta(minutes=idle_minutes),
+        last_message_at__gte=now - timedelta(days=2),
+    )
+    return sum(inbox.mark_abandoned(c) for c in candidates[:5000])
+
+
+def detect_follow_up(conversation: Conversation, vector: np.ndarray, days: int = 7) -> Conversation | None:
+    """Same customer, a similar question within N days, after an AI answer: link the two."""
+    from knowledge.embeddings import embed
+
+    earlier = list(
+        Conversation.objects.filter(
+            customer_id=conversation.customer_id, created_at__gte=conversation.created_at - timedelta(days=days),
+            created_at__lt=conversation.created_at, messages__sender_kind=SenderKind.AI,
+        ).exclude(pk=conversation.pk).distinct().order_by("-created_at")[:5]
+    )
+    if not earlier:
+        return None
+    firsts = [c.messages.filter(sender_kind=SenderKind.CUSTOMER).order_by("id").first() for c in earlier]
+    pairs = [(c, m) for c, m in zip(earlier, firsts, strict=True) if m is not None]
+    if not pairs:
+        return None
+    sims = embed([m.body for _, m in pairs]) @ vector
+    best = int(np.argmax(sims))
+    if sims[best] >= FOLLOW_UP_SIMILARITY:
+        inbox.link_follow_up(conversation, pairs[best][0], similarity=float(sims[best]))
+        return pairs[best][0]
+    return None

@@ -1,0 +1,350 @@
+"""The agent: enrich → understand → decide → retrieve → compose → record (DESIGN.md).
+
+Every reply carries a decision trace (model versions, intent and confidence, entities,
+retrieved chunks and scores, the ranking learner's numbers, the decision and why), which is
+what outcome signals attach to later and what agents read in the inbox.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.utils import timezone
+
+from agents import learning, llm, outcomes, ranking
+from agents.entities import Catalog, extract_entities
+from agents.models import Intent
+from agents.sentiment import frustration_score
+from inbox import actions as inbox
+from inbox.events import conversation_group, send_now
+from inbox.models import Conversation, EscalationReason, Message, OutcomeKind, SenderKind
+from knowledge.embeddings import embed_one
+from knowledge.models import Area, Article, Chunk
+from knowledge.search import Hit, search
+
+HUMAN_REQUEST = re.compile(
+    r"\b(talk|speak|chat|connect|get|want|need)\b.{0,25}\b(human|person|agent|someone|somebody|representative|"
+    r"operator|real people|support team|staff)\b|\b(human|real person|live agent)\s*(please|now|pls)?\s*[!.?]*$",
+    re.I,
+)
+FRUSTRATION_HANDOFF = 0.7
+MIN_SIMILARITY = 0.25  # below this the best passage is not about the question at all
+MAX_AI_ATTEMPTS = 2  # AI answers in one conversation before a still-asking customer gets a human
+REASON_TEXT = {
+    EscalationReason.CUSTOMER_REQUEST: "you asked for a person",
+    EscalationReason.ANGRY_CUSTOMER: "I can tell this has been frustrating, and a person should take it from here",
+    EscalationReason.POLICY_EXCEPTION: "this is something only our support staff can decide",
+    EscalationReason.MISSING_KNOWLEDGE: "I couldn't find a reliable answer in our help centre",
+    EscalationReason.LOW_CONFIDENCE: "I'm not sure I understood the question correctly",
+    EscalationReason.HIGH_VALUE_ACCOUNT: "your account has a dedicated team",
+}
+
+
+@dataclass
+class Understanding:
+    intent: str | None
+    confidence: float
+    top: list[tuple[str, float]]
+    entities: list[dict]
+    frustration: float
+    model_version: int | None
+    vector: object = None
+
+
+@dataclass
+class Plan:
+    decision: str  # answer | clarify | handoff
+    why: str
+    reason: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    ranking: list[dict] = field(default_factory=list)
+    chosen: Hit | None = None
+
+
+# ---------------------------------------------------------------- enrich
+
+
+def page_area(page: dict | None) -> str | None:
+    """The product area of the page the customer is on: explicit metadata, else the URL path."""
+    if not page:
+        return None
+    if page.get("area") in Area.values:
+        return page["area"]
+    path = urlparse(str(page.get("url", ""))).path.lower()
+    for area in Area.values:
+        if area in path or area.replace("-", "_") in path:
+            return area
+    return None
+
+
+def enrich(conversation: Conversation) -> dict:
+    customer, account = conversation.customer, conversation.account
+    return {
+        "customer_id": customer.pk,
+        "first_name": (customer.name or "").split(" ")[0] if customer.is_verified else "",
+        "verified": customer.is_verified,
+        "plan": account.plan if account else None,
+        "plan_label": account.get_plan_display() if account else None,
+        "seats": account.seats if account else None,
+        "mrr": float(account.mrr) if account else 0.0,
+        "page": conversation.page_context,
+        "area": page_area(conversation.page_context),
+    }
+
+
+@lru_cache(maxsize=1)
+def _catalog_cached(stamp: int) -> Catalog:
+    from inbox.models import Plan as PlanChoice
+
+    tags = set()
+    for article_tags in Article.objects.filter(status="published").values_list("tags", flat=True):
+        tags.update(t for t in article_tags if len(t) > 3)
+    return Catalog(plans=[label for _, label in PlanChoice.choices], features=sorted(tags))
+
+
+def catalog() -> Catalog:
+    return _catalog_cached(int(time.time() // 300))
+
+
+# ---------------------------------------------------------------- understand
+
+
+def understand(text: str) -> Understanding:
+    prediction, version = learning.predict_intent(text)
+    entities = [
+        {"start": e.start, "end": e.end, "label": e.label, "text": e.text, "value": e.value}
+        for e in extract_entities(text, catalog(), now=timezone.now())
+    ]
+    return Understanding(
+        intent=prediction.intent if prediction else None,
+        confidence=float(prediction.confidence) if prediction else 0.0,
+        top=[(name, round(float(p), 4)) for name, p in (prediction.top if prediction else [])],
+        entities=entities,
+        frustration=round(frustration_score(text), 3),
+        model_version=version,
+    )
+
+
+# ---------------------------------------------------------------- decide + retrieve
+
+
+def _ai_attempts(conversation: Conversation) -> int:
+    return conversation.messages.filter(sender_kind=SenderKind.AI, trace__decision="answer").count()
+
+
+def _asked_to_clarify(conversation: Conversation) -> bool:
+    return conversation.messages.filter(sender_kind=SenderKind.AI, trace__decision="clarify").exists()
+
+
+def _not_helpful(conversation: Conversation) -> int:
+    return conversation.outcomes.filter(kind=OutcomeKind.NOT_HELPFUL).count()
+
+
+def decide(conversation: Conversation, text: str, u: Understanding, context: dict, rng: random.Random) -> Plan:
+    if HUMAN_REQUEST.search(text) or u.intent == "talk_to_human":
+        return Plan("handoff", "the customer asked for a human", EscalationReason.CUSTOMER_REQUEST)
+    if u.intent and Intent.objects.filter(name=u.intent, human_only=True).exists():
+        return Plan("handoff", f"intent {u.intent} is marked human-only", EscalationReason.POLICY_EXCEPTION)
+    if u.frustration >= FRUSTRATION_HANDOFF:
+        return Plan("handoff", f"frustration {u.frustration:.2f} ≥ {FRUSTRATION_HANDOFF}",
+                    EscalationReason.ANGRY_CUSTOMER)
+    if _ai_attempts(conversation) >= MAX_AI_ATTEMPTS or _not_helpful(conversation) >= 2:
+        return Plan("handoff", "the AI already answered twice without resolving", EscalationReason.MISSING_KNOWLEDGE)
+    if u.intent is None:
+        if not _asked_to_clarify(conversation) and len(u.top) >= 2 and context.get("allow_clarify", True):
+            return Plan("clarify", "intent below the abstention threshold: asking one clarifying question")
+        return Plan("handoff", f"intent unclear (best {u.top[0][0] if u.top else '—'} at {u.confidence:.2f})",
+                    EscalationReason.LOW_CONFIDENCE)
+    return retrieve(text, u, context, rng)
+
+
+def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> Plan:
+    hits = search(text, k=6, vector=u.vector, area=context.get("area"))
+    known = {h.article_id for h in hits}
+    extra = [a for a in ranking.proven_articles(u.intent or "") if a not in known]
+    if extra:
+        hits += _best_chunks(extra, u.vector)
+    if not hits or max((h.similarity or 0) for h in hits) < MIN_SIMILARITY and not extra:
+        return Plan("handoff", "no passage in the knowledge base matches the question",
+                    EscalationReason.MISSING_KNOWLEDGE, hits=hits)
+    scored = ranking.score(u.intent or "", [h.article_id for h in hits], context, rng)
+    by_article = {h.article_id: h for h in hits}
+    ranking_trace = [
+        {"article_id": s.article_id, "prior": round(s.prior, 3), "successes": s.successes, "failures": s.failures,
+         "level": s.level, "sample": round(s.sample, 3), "failing": s.failing}
+        for s in scored
+    ]
+    usable = [s for s in scored if not s.failing]
+    if not usable:
+        return Plan("handoff", "every candidate article has kept failing for this intent",
+                    EscalationReason.MISSING_KNOWLEDGE, hits=hits, ranking=ranking_trace)
+    best = by_article[usable[0].article_id]
+    why = f"intent {u.intent} ({u.confidence:.2f}); “{best.title}” chosen ({usable[0].level} level)"
+    return Plan("answer", why, hits=hits, ranking=ranking_trace, chosen=best)
+
+
+def _best_chunks(article_ids: list[int], vector) -> list[Hit]:
+    """The closest passage of each proven article, for candidates search did not surface."""
+    from pgvector.django import CosineDistance
+
+    hits = []
+    for article_id in article_ids:
+        chunk = (Chunk.objects.filter(article_id=article_id, article__status="published")
+                 .select_related("article").order_by(CosineDistance("embedding", vector)).first())
+        if chunk:
+            hits.append(Hit(chunk_id=chunk.pk, article_id=article_id, title=chunk.article.title,
+                            slug=chunk.article.slug, area=chunk.article.area, heading=chunk.heading, text=chunk.text,
+                            score=0.0, reasons=["resolved this intent before"]))
+    return hits
+
+
+# ---------------------------------------------------------------- compose
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"\*\*|__|`", "", text)
+    text = re.sub(r"^#+\s*", "", text, flags=re.M)
+    return re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text).strip()
+
+
+def extractive_answer(hit: Hit, context: dict, max_chars: int = 600) -> str:
+    body = _plain(hit.text)
+    if len(body) > max_chars:
+        cut = body[:max_chars]
+        body = cut[: max(cut.rfind("\n"), cut.rfind(". ") + 1)] or cut
+        body = body.rstrip() + " …"
+    lead = f"Hi {context['first_name']}! " if context.get("first_name") else ""
+    heading = hit.heading if hit.heading and hit.heading != hit.title else hit.title
+    account = ""
+    if context.get("plan_label") and hit.area == Area.BILLING:
+        account = f" (you're on the {context['plan_label']} plan with {context['seats']} seats)"
+    return f"{lead}Here's what our help centre says about “{heading}”{account}:\n\n{body}"
+
+
+def citations(hits: list[Hit]) -> list[dict]:
+    return [{"article_id": h.article_id, "title": h.title, "url": f"/help/{h.slug}/", "chunk_id": h.chunk_id}
+            for h in hits]
+
+
+def clarifying_question(u: Understanding) -> str:
+    names = [name for name, _ in u.top[:2]]
+    intents = {i.name: i for i in Intent.objects.filter(name__in=names)}
+
+    def describe(name: str) -> str:
+        intent = intents.get(name)
+        return (intent.description if intent and intent.description else name.replace("_", " ")).rstrip(".")
+
+    return ("I want to make sure I get this right. Is your question about "
+            f"{describe(names[0]).lower()}, or about {describe(names[1]).lower()}? A few more words help too.")
+
+
+def handoff_notice(reason: str, site_hours: str) -> str:
+    why = REASON_TEXT.get(reason, "this needs a person")
+    hours = f" Our team is available {site_hours}." if site_hours else ""
+    return (f"I'm passing this to our support team because {why}. A teammate will reply right here in this chat; "
+            f"you can close the window and come back, the conversation stays.{hours}")
+
+
+# ---------------------------------------------------------------- the whole turn
+
+
+def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True) -> Message | None:
+    """Answer one customer message (the Celery task's body)."""
+    started = time.perf_counter()
+    conversation = Conversation.objects.select_related("customer__site", "account").get(pk=conversation_id)
+    message = Message.objects.get(pk=message_id, conversation=conversation)
+    if conversation.needs_human or conversation.is_spam:
+        return None
+    newer = conversation.messages.filter(sender_kind=SenderKind.CUSTOMER, id__gt=message.pk).exists()
+    if newer:
+        return None  # the customer kept typing; answer the latest message instead
+    text = message.body
+    context = {**enrich(conversation), "allow_clarify": allow_clarify}
+    vector = embed_one(text)
+    if conversation.follow_up_of_id is None and not conversation.messages.filter(id__lt=message.pk).exists():
+        outcomes.detect_follow_up(conversation, vector)
+    u = understand(text)
+    u.vector = vector
+    inbox.update_understanding(message, entities=u.entities, frustration=u.frustration)
+    rng = random.Random(message.pk)
+    plan = decide(conversation, text, u, context, rng)
+    trace = {
+        "decision": plan.decision,
+        "why": plan.why,
+        "intent": u.intent,
+        "confidence": round(u.confidence, 4),
+        "top_intents": u.top,
+        "entities": u.entities,
+        "frustration": u.frustration,
+        "segments": ranking.segments(context),
+        "retrieved": [{"chunk_id": h.chunk_id, "article_id": h.article_id, "title": h.title,
+                       "score": round(h.score, 5), "similarity": None if h.similarity is None else round(h.similarity, 4)}
+                      for h in plan.hits],
+        "ranking": plan.ranking,
+        "model_versions": {"intent": u.model_version, "embedding": settings.EMBEDDING_BACKEND},
+        "learning": settings.LEARNING_ENABLED,
+        "replying_to": message.pk,
+    }
+    if plan.decision == "handoff":
+        trace["handoff_reason"] = plan.reason
+        site_hours = conversation.customer.site.business_hours if conversation.customer.site else ""
+        inbox.hand_off(conversation, plan.reason, note=plan.why, customer_notice=handoff_notice(plan.reason, site_hours),
+                       trace=trace, intent=u.intent, confidence=u.confidence)
+        return None
+    if plan.decision == "clarify":
+        return inbox.post_ai_reply(conversation, clarifying_question(u), trace=trace, intent=u.intent,
+                                   confidence=u.confidence)
+    hit = plan.chosen
+    trace["chosen"] = {"article_id": hit.article_id, "chunk_id": hit.chunk_id, "title": hit.title}
+    trace["citations"] = citations([hit])
+    body, info = None, {"used": False}
+    if llm.enabled():
+        passages = [{"title": h.title, "heading": h.heading, "text": h.text} for h in [hit, *[
+            h for h in plan.hits if h.article_id != hit.article_id][:2]]]
+        stream_id = f"s{message.pk}"
+        group = conversation_group(conversation.pk)
+        body, info = llm.generate(
+            text, passages, _account_facts(context),
+            on_token=lambda delta: send_now(group, {"type": "token", "stream_id": stream_id, "delta": delta}),
+        )
+        trace["stream_id"] = stream_id
+    trace["composer"] = "llm" if body else "extractive"
+    trace["llm"] = info
+    if body is None:
+        body = extractive_answer(hit, context)
+    trace["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return inbox.post_ai_reply(conversation, body, trace=trace, intent=u.intent, confidence=u.confidence)
+
+
+def _account_facts(context: dict) -> str:
+    if not context.get("plan_label"):
+        return ""
+    return f"plan {context['plan_label']}, {context['seats']} seats"
+
+
+def suggest_draft(conversation_id: int):
+    """A reply suggestion for the human who now owns the conversation (same pipeline, no sending)."""
+    conversation = Conversation.objects.select_related("customer", "account").get(pk=conversation_id)
+    last = conversation.messages.filter(sender_kind=SenderKind.CUSTOMER).order_by("-created_at", "-id").first()
+    if last is None:
+        return None
+    context = enrich(conversation)
+    u = understand(last.body)
+    u.vector = embed_one(last.body)
+    plan = retrieve(last.body, u, context, random.Random(last.pk))
+    trace = {"intent": u.intent, "confidence": round(u.confidence, 4), "top_intents": u.top,
+             "decision": plan.decision, "why": plan.why, "replying_to": last.pk}
+    if plan.chosen is None:
+        name = context["first_name"] or "there"
+        body = f"Hi {name}, thanks for reaching out. I'm looking into this for you and will get back to you shortly."
+    else:
+        trace["chosen"] = {"article_id": plan.chosen.article_id, "title": plan.chosen.title}
+        trace["citations"] = citations([plan.chosen])
+        body = extractive_answer(plan.chosen, context) + f"\n\nFull article: /help/{plan.chosen.slug}/"
+    return inbox.save_draft(conversation, body, trace)
