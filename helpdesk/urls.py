@@ -2,10 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from inbox import widget_views
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inbox:queue", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("inbox/", include("inbox.urls")),
+    path("widget.js", widget_views.widget_js, name="widget_js"),
+    path("demo/", widget_views.demo_host, name="demo_host"),
+    path("demo/<slug:page>/", widget_views.demo_host, name="demo_page"),
     path("", include("knowledge.urls")),  # /kb/ (staff editor) and /help/ (public help centre)
 ]

@@ -44,7 +44,7 @@ def render_markdown(text: str | None) -> SafeString:
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
     )
-    return mark_safe(clean)  # noqa: S308 — nh3 just removed everything that is not on the allow-list
+    return mark_safe(clean)  # nh3 has just removed everything not on the allow-list
 
 
 def plain_snippet(text: str | None, words: int = 40) -> str:

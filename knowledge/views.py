@@ -193,7 +193,7 @@ def help_home(request):
 
 def help_search(request):
     query = request.GET.get("q", "").strip()[:300]
-    hits = search(query, k=10) if query else []
+    hits = search(query, k=5) if query else []  # hybrid search always fills k; more is mostly noise
     return render(request, "help/search.html", {"query": query, "hits": hits})
 
 
