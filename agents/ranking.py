@@ -9,6 +9,7 @@ intent-wide counts decide (back-off).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -18,7 +19,10 @@ from django.db.models import F
 
 from agents.models import AppliedSignal, ArticleStat
 
-PRIOR_STRENGTH = 2.0
+# The prior is worth 16 observations: without evidence search order wins ~97% of the time,
+# yet a handful of outcomes is enough to overturn it.
+PRIOR_STRENGTH = 16.0
+PRIOR_DECAY = 0.7  # prior mean 0.5 for search's first pick, 0.25 for the second, 0.12 for the third
 MIN_SEGMENT_EVIDENCE = 6.0
 CUSTOMER_CAP = 3  # signals one customer may add for one article: nobody steers the ranking alone
 FAILING_MEAN = 0.2  # posterior mean under this, with evidence, means "this answer does not work"
@@ -42,7 +46,9 @@ class Scored:
 
     @property
     def failing(self) -> bool:
-        return self.successes + self.failures >= FAILING_EVIDENCE and self.mean < FAILING_MEAN
+        """Judged on what customers said, not on the prior: the prior must not shield a bad article."""
+        n = self.successes + self.failures
+        return n >= FAILING_EVIDENCE and self.successes / n < FAILING_MEAN
 
 
 def segments(context: dict) -> list[str]:
@@ -73,17 +79,21 @@ def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random
     stats = _stats(intent, ranked_article_ids, segs) if settings.LEARNING_ENABLED else {}
     out = []
     for rank, article_id in enumerate(ranked_article_ids):
-        prior = 0.5 / (1 + 0.5 * rank)
+        prior = 0.5 * math.exp(-PRIOR_DECAY * rank)
         chosen, level = stats.get((article_id, "")), "intent"
         for seg in segs:  # the finest level with enough evidence wins
             row = stats.get((article_id, seg))
             if row and row.successes + row.failures >= MIN_SEGMENT_EVIDENCE:
                 chosen, level = row, seg
         s, f = (chosen.successes, chosen.failures) if chosen else (0.0, 0.0)
-        a = prior * PRIOR_STRENGTH + s
-        b = (1 - prior) * PRIOR_STRENGTH + f
-        sample = rng.betavariate(a, b) if settings.LEARNING_ENABLED else prior
-        out.append(Scored(article_id, prior, s, f, level if chosen else "prior", sample))
+        out.append(Scored(article_id, prior, s, f, level if chosen else "prior", prior))
+    if any(x.level != "prior" for x in out):
+        # Explore only once this intent has evidence: with none at all, search order is the
+        # best guess there is, and a customer should not get a random second-best answer.
+        for x in out:
+            a = x.prior * PRIOR_STRENGTH + x.successes
+            b = (1 - x.prior) * PRIOR_STRENGTH + x.failures
+            x.sample = rng.betavariate(a, b)
     out.sort(key=lambda x: x.sample, reverse=True)
     return out
 

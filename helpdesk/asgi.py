@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
@@ -17,6 +18,6 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # Widget sockets check their site's allowed origins themselves (sites differ);
         # staff sockets ride on the session cookie and are checked in the consumer.
-        "websocket": URLRouter(websocket_urlpatterns),
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -1,3 +1,8 @@
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from inbox.consumers import InboxConsumer, WidgetConsumer
+
+websocket_urlpatterns = [
+    path("ws/widget/", WidgetConsumer.as_asgi()),
+    path("ws/inbox/", InboxConsumer.as_asgi()),
+]

@@ -73,6 +73,9 @@ TEMPLATES = [
 ]
 
 # --- services: configured, or embedded under ./var ---------------------------------------
+# Under pytest every run gets its own queue and key prefixes, so a test run never trades
+# tasks or channel messages with a running `up` (or another test run) on the same broker.
+_run = f"-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else ""
 if "DATABASE_URL" not in os.environ:
     os.environ["DATABASE_URL"] = embedded.database_url()
 DATABASES = {"default": env.db("DATABASE_URL")}
@@ -86,14 +89,14 @@ REDIS_URL = env("REDIS_URL")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="helpdesk")},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="helpdesk") + _run},
     }
 }
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env("CACHE_PREFIX", default="helpdesk"),
+        "KEY_PREFIX": env("CACHE_PREFIX", default="helpdesk") + _run,
     }
 }
 
@@ -102,7 +105,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="helpdesk")
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="helpdesk") + _run
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-intent-model": {"task": "agents.tasks.refresh_intent_model_if_due", "schedule": 600.0},

@@ -68,3 +68,106 @@ def agent_user(db):
 @pytest.fixture
 def manager_user(db):
     return make_staff("manager@example.com", "manager")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker (thread, solo pool) on the real broker, consuming this run's own queue."""
+    from celery.contrib.testing.worker import start_worker
+
+    from helpdesk.celery import app
+
+    with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=False,
+                                                   loglevel="WARNING", shutdown_timeout=20) as worker:
+        yield worker
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
+    """Poll until predicate() is truthy (work done by the worker or the browser); return its value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+_DEMO_SNAPSHOT: dict = {}
+
+
+def _demo_models():
+    from agents.models import Intent, IntentExample, ModelVersion
+    from inbox.models import Site
+    from knowledge.models import Article, Chunk
+
+    return [Site, Article, Chunk, Intent, IntentExample, ModelVersion]
+
+
+@pytest.fixture
+def demo_kb(db):
+    """The Relaymark demo site, articles (embedded), intents and a trained intent model.
+
+    Built once per run through the real seed code path, then restored from a snapshot of the
+    rows, because embedding 30 articles and training a model for every test would be slow.
+    """
+    from helpdesk.management.commands.seed_demo import Command
+
+    if not _DEMO_SNAPSHOT:
+        command = Command()
+        command.stdout = command.stdout.__class__(open(os.devnull, "w"))
+        command._site()
+        command._articles()
+        command._intents(None)
+        command._train()
+        for model in _demo_models():
+            _DEMO_SNAPSHOT[model] = list(model.objects.values())
+        return command
+    for model in _demo_models():
+        model.objects.bulk_create([model(**row) for row in _DEMO_SNAPSHOT[model]])
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # keep sequences past the restored ids
+        for model in _demo_models():
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{model._meta.db_table}', 'id'), "
+                f"coalesce((SELECT max(id) FROM {model._meta.db_table}), 1))"
+            )
+
+
+@pytest.fixture
+def asgi_server(transactional_db, celery_worker):
+    """daphne in a subprocess on the test database and this run's broker prefixes (HTTP + WebSocket)."""
+    import socket
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.db import connection
+
+    from helpdesk.embedded import wait_for_port
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    url = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+    env.update(
+        DATABASE_URL=url, REDIS_URL=settings.REDIS_URL, DEBUG="true",
+        CHANNEL_PREFIX=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        CACHE_PREFIX=settings.CACHES["default"]["KEY_PREFIX"], CELERY_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+        OPENAI_BASE_URL=settings.OPENAI_BASE_URL, OPENAI_MODEL=settings.OPENAI_MODEL,
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                             "helpdesk.asgi:application"], env=env)
+    try:
+        assert wait_for_port(port, timeout=60), "daphne did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,132 @@
+"""The widget's WebSocket: identity, persistence before anything else, idempotent retries, resume, bad input.
+
+Runs the real consumer on the real channel layer (Valkey/Redis) with channels' communicator.
+"""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from helpdesk.asgi import application
+from inbox.identity import user_hash
+from inbox.models import Conversation, Customer, Message, Site
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+def site(transactional_db):
+    return Site.objects.create(name="Shop", key="site-1", secret="s3cret", allowed_origins=["https://shop.example"])
+
+
+async def connect(key="site-1", origin="https://shop.example"):
+    comm = WebsocketCommunicator(application, f"/ws/widget/?site={key}", headers=[(b"origin", origin.encode())])
+    connected, _ = await comm.connect()
+    assert connected
+    return comm
+
+
+async def hello(comm, **frame):
+    await comm.send_json_to({"type": "hello", **frame})
+    welcome = await comm.receive_json_from(timeout=5)
+    assert welcome["type"] == "welcome"
+    return welcome
+
+
+async def post(comm, body, client_id):
+    await comm.send_json_to({"type": "message", "body": body, "client_id": client_id})
+    while True:
+        frame = await comm.receive_json_from(timeout=5)
+        if frame["type"] in ("ack", "error"):
+            return frame
+
+
+async def test_a_message_is_stored_before_it_is_acknowledged_and_a_retry_does_not_duplicate(site):
+    comm = await connect()
+    await hello(comm)
+    ack = await post(comm, "How do I export invoices?", "c-1")
+    assert ack["duplicate"] is False
+    stored = await database_sync_to_async(Message.objects.get)(pk=ack["message"]["id"])
+    assert stored.body == "How do I export invoices?"
+    again = await post(comm, "How do I export invoices?", "c-1")  # the network blinked; the widget resends
+    assert again["duplicate"] is True and again["message"]["id"] == ack["message"]["id"]
+    assert await database_sync_to_async(Message.objects.filter(client_id="c-1").count)() == 1
+    await comm.disconnect()
+
+
+async def test_an_anonymous_visitor_keeps_the_conversation_across_reloads_and_resumes_after_the_last_seen_id(site):
+    comm = await connect()
+    welcome = await hello(comm)
+    first = await post(comm, "first question", "c-1")
+    second = await post(comm, "second question", "c-2")
+    await comm.disconnect()
+
+    comm = await connect()  # a reload: same token, resume after the first message
+    again = await hello(comm, visitor_token=welcome["visitor_token"], last_message_id=first["message"]["id"])
+    assert [m["id"] for m in again["messages"]] == [second["message"]["id"]]
+    assert again["conversation"]["id"] == first["message"]["conversation_id"]
+    await comm.disconnect()
+
+
+async def test_a_verified_identity_links_the_customer_and_a_forged_one_is_anonymous(site):
+    comm = await connect()
+    welcome = await hello(comm, user={"id": "u-42", "email": "kim@shop.example", "name": "Kim Ode",
+                                      "hash": user_hash(site, "u-42")})
+    assert welcome["verified"] is True and welcome["name"] == "Kim"
+    await comm.disconnect()
+    customer = await database_sync_to_async(Customer.objects.get)(external_id="u-42")
+    assert customer.is_verified
+
+    comm = await connect()
+    forged = await hello(comm, user={"id": "u-42", "hash": "0" * 64})
+    assert forged["verified"] is False
+    ack = await post(comm, "show me my invoices", "c-9")
+    convo = await database_sync_to_async(Conversation.objects.get)(pk=ack["message"]["conversation_id"])
+    assert convo.customer_id != customer.pk  # the forger got a fresh anonymous visitor
+    await comm.disconnect()
+
+
+async def test_unknown_site_and_wrong_origin_are_refused_with_a_reason(site):
+    comm = await connect(key="nope")
+    assert (await comm.receive_json_from())["code"] == "unknown_site"
+    comm = await connect(origin="https://evil.example")
+    assert (await comm.receive_json_from())["code"] == "bad_origin"
+
+
+@pytest.mark.parametrize(
+    "raw, code",
+    [("not json", "bad_json"), ("[1,2]", "bad_frame"), (json.dumps({"type": "explode"}), "unknown_type"),
+     ("x" * 20000, "too_large")],
+)
+async def test_malformed_frames_get_a_clear_error_and_the_connection_stays_usable(site, raw, code):
+    comm = await connect()
+    await hello(comm)
+    await comm.send_to(text_data=raw)
+    error = await comm.receive_json_from()
+    assert error["type"] == "error" and error["code"] == code
+    ack = await post(comm, "still here?", "c-after")
+    assert ack["type"] == "ack"
+    await comm.disconnect()
+
+
+async def test_empty_oversized_and_script_messages(site):
+    comm = await connect()
+    await hello(comm)
+    assert (await post(comm, "   ", "c-1"))["code"] == "empty"
+    assert (await post(comm, "a" * 5000, "c-2"))["code"] == "too_long"
+    ack = await post(comm, "<script>alert(1)</script>", "c-3")
+    assert ack["message"]["body"] == "<script>alert(1)</script>"  # stored as text; every client escapes it
+    await comm.disconnect()
+
+
+async def test_a_flooding_visitor_is_rate_limited(site):
+    comm = await connect()
+    await hello(comm)
+    results = [await post(comm, f"message {i}", f"c-{i}") for i in range(12)]
+    codes = [r.get("code") for r in results if r["type"] == "error"]
+    assert "rate_limited" in codes
+    stored = await database_sync_to_async(Message.objects.count)()
+    assert stored == sum(r["type"] == "ack" for r in results)
+    await comm.disconnect()
