@@ -64,7 +64,7 @@
   var launcher = $(".launcher"), panel = $(".panel"), log = $(".log"), input = $("textarea"), statusEl = $(".status");
 
   // ------------------------------------------------------------------ state
-  var ws = null, retry = 0, lastId = parseInt(store.get("last") || "0", 10) || 0;
+  var ws = null, retry = 0, lastId = 0; // a fresh page load asks for the whole history; reconnects resume after lastId
   var rendered = {}, outbox = [], streams = {}, typingEl = null, conversation = null;
 
   function open() {
@@ -114,7 +114,7 @@
     }
     el.appendChild(document.createTextNode(m.body));
     if (m.client_id) el.setAttribute("data-client-id", m.client_id);
-    if (m.id) { el.setAttribute("data-id", m.id); rendered[m.id] = true; lastId = Math.max(lastId, m.id); store.set("last", String(lastId)); }
+    if (m.id) { el.setAttribute("data-id", m.id); rendered[m.id] = true; lastId = Math.max(lastId, m.id); }
     if (m.sender === "ai" && m.citations && m.citations.length) {
       var cites = document.createElement("div");
       cites.className = "cites";
