@@ -58,7 +58,14 @@ class Config:
     knn_weight: float = 0.5  # weight of nearest-example similarity in the abstain score
     knn_prob_mix: float = 0.0  # weight of kNN class probabilities mixed into the prediction
     knn_temperature: float = 0.05
+    knn_mode: str = "max"  # per-class similarity: "max" (1-NN), "centroid", "top3" (mean of 3 best)
+    augment: int = 0  # word-dropout copies per example, only while n <= augment_max_n
+    augment_max_n: int = 3000
+    augment_drop: float = 0.2
+    label_names: bool = False  # add "card_arrival" -> "card arrival" as an example
     torch_threads: int = 2
+    n_models: int = 1  # seed ensemble size, used only while n <= ensemble_max_n
+    ensemble_max_n: int = 3000
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -163,7 +170,19 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
     return w
 
 
+def _train_parts(X: np.ndarray, texts: list[str], y: np.ndarray, k: int, cfg: Config, seed: int
+                 ) -> tuple[dict, "_Sparse | None"]:
+    sp = _Sparse(texts) if cfg.use_tfidf else None
+    S = sp.transform(texts) if sp else None
+    n_models = cfg.n_models if len(texts) <= cfg.ensemble_max_n else 1
+    return {"members": [_train_torch(X, S, y, k, cfg, seed + 1000 * i) for i in range(n_models)]}, sp
+
+
 def _logits(w: dict, X: np.ndarray, S) -> np.ndarray:
+    return np.mean([_member_logits(m, X, S) for m in w["members"]], axis=0)
+
+
+def _member_logits(w: dict, X: np.ndarray, S) -> np.ndarray:
     layers = w["layers"]
     h = X
     for i, (W, b) in enumerate(layers):
@@ -199,11 +218,12 @@ class IntentModel:
         self.weights = weights
         self.sparse = sparse
         self.temperature = temperature
-        self.bank = bank  # float16 training embeddings for the nearest-example score
+        self.bank = np.asarray(bank, dtype=np.float32)  # labelled examples for kNN / OOS score
         self.bank_y = bank_y
         self.abstain_threshold = abstain_threshold
         self.n_examples = n_examples
         self.seed = seed
+        self._centroids: np.ndarray | None = None
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -217,49 +237,78 @@ class IntentModel:
             raise ValueError("need at least 2 intents")
         index = {c: i for i, c in enumerate(classes)}
         y = np.array([index[c] for c in labels], dtype=np.int64)
-        X = np.asarray(embed(list(texts)), dtype=np.float32)
         texts = list(texts)
+        if cfg.label_names:
+            texts = texts + [c.replace("_", " ") for c in classes]
+            y = np.concatenate([y, np.arange(len(classes))])
+        n_real = len(texts)
+        src = np.arange(n_real)  # which real example each row derives from
+        if cfg.augment and n_real <= cfg.augment_max_n:
+            aug_t, aug_y, aug_src = _augment(texts, y, cfg.augment, cfg.augment_drop, seed)
+            texts, y, src = texts + aug_t, np.concatenate([y, aug_y]), np.concatenate([src, aug_src])
+        X = np.asarray(embed(texts), dtype=np.float32)
+        k = len(classes)
 
         temperature = 1.0
-        if cfg.calibrate:
-            cal = _calibration_split(y, cfg.calib_fraction, seed)
-            if cal is not None:
-                fit_idx, cal_idx = cal
-                sp = _Sparse([texts[i] for i in fit_idx]) if cfg.use_tfidf else None
-                w = _train_torch(X[fit_idx], sp.transform([texts[i] for i in fit_idx]) if sp else None,
-                                 y[fit_idx], len(classes), cfg, seed)
-                lg = _logits(w, X[cal_idx], sp.transform([texts[i] for i in cal_idx]) if sp else None)
-                temperature = _fit_temperature(lg, y[cal_idx])
+        cal = _calibration_split(y[:n_real], cfg.calib_fraction, seed) if cfg.calibrate else None
+        if cal is not None:
+            # Fit on the rest (augmented copies of held-out rows excluded), calibrate on held-out.
+            fit_real, cal_idx = cal
+            fit_idx = np.flatnonzero(np.isin(src, fit_real))
+            part = _train_parts(X[fit_idx], [texts[i] for i in fit_idx], y[fit_idx], k, cfg, seed)
+            bank_mask = fit_idx < n_real
+            probe = cls(classes, cfg, part[0], part[1], 1.0, X[fit_idx][bank_mask],
+                        y[fit_idx][bank_mask].astype(np.int32), 0.0, len(fit_real), seed)
+            p, _ = probe._scores(X[cal_idx], [texts[i] for i in cal_idx])
+            temperature = _fit_temperature(np.log(p + 1e-12), y[cal_idx])
 
-        sp = _Sparse(texts) if cfg.use_tfidf else None
-        w = _train_torch(X, sp.transform(texts) if sp else None, y, len(classes), cfg, seed)
+        w, sp = _train_parts(X, texts, y, k, cfg, seed)
         thr = DEFAULT_ABSTAIN_THRESHOLD if abstain_threshold is None else float(abstain_threshold)
-        return cls(classes, cfg, w, sp, temperature, X.astype(np.float16), y.astype(np.int32),
-                   thr, len(texts), seed)
+        return cls(classes, cfg, w, sp, temperature, X[:n_real], y[:n_real].astype(np.int32),
+                   thr, len(labels), seed)
 
     # -------------------------------------------------------------- predict
+    def _scores(self, X: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        S = self.sparse.transform(texts) if self.sparse is not None else None
+        lg = _logits(self.weights, X, S)
+        sims = X @ self.bank.T  # cosine: both sides are L2-normalised
+        if self.cfg.knn_prob_mix > 0:
+            p = _softmax(lg)
+            best = self._class_sims(X, sims)
+            mix = self.cfg.knn_prob_mix
+            p = (1 - mix) * p + mix * _softmax(best / self.cfg.knn_temperature)
+            lg = np.log(p + 1e-12)
+        p = _softmax(lg / self.temperature)
+        a = self.cfg.knn_weight
+        score = (1 - a) * p.max(axis=1) + a * sims.max(axis=1)
+        return p, score
+
+    def _class_sims(self, X: np.ndarray, sims: np.ndarray) -> np.ndarray:
+        mode = self.cfg.knn_mode
+        if mode == "centroid":
+            if getattr(self, "_centroids", None) is None:
+                cen = np.zeros((len(self.labels), X.shape[1]), dtype=np.float32)
+                np.add.at(cen, self.bank_y, self.bank)
+                self._centroids = cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-9)
+            return X @ self._centroids.T
+        best = np.full((len(X), len(self.labels)), -1.0, dtype=np.float32)
+        for c in range(len(self.labels)):
+            s = sims[:, self.bank_y == c]
+            if s.shape[1] == 0:
+                continue
+            if mode == "top3" and s.shape[1] > 1:
+                kk = min(3, s.shape[1])
+                best[:, c] = np.sort(s, axis=1)[:, -kk:].mean(axis=1)
+            else:
+                best[:, c] = s.max(axis=1)
+        return best
+
     def predict_proba(self, texts: list[str], *, embed: Embed) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated class probabilities and the abstain score, for benchmarks and predict()."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels))), np.zeros(0)
-        X = np.asarray(embed(texts), dtype=np.float32)
-        S = self.sparse.transform(texts) if self.sparse is not None else None
-        p = _softmax(_logits(self.weights, X, S) / self.temperature)
-        sims = X @ self.bank.astype(np.float32).T  # (n, N) cosine: inputs are normalised
-        if self.cfg.knn_prob_mix > 0:
-            k = len(self.labels)
-            best = np.full((len(texts), k), -1.0, dtype=np.float32)
-            for c in range(k):  # per-class nearest example
-                m = self.bank_y == c
-                if m.any():
-                    best[:, c] = sims[:, m].max(axis=1)
-            pk = _softmax(best / self.cfg.knn_temperature)
-            p = (1 - self.cfg.knn_prob_mix) * p + self.cfg.knn_prob_mix * pk
-        nearest = sims.max(axis=1)
-        a = self.cfg.knn_weight
-        score = (1 - a) * p.max(axis=1) + a * nearest
-        return p, score
+        return self._scores(np.asarray(embed(texts), dtype=np.float32), texts)
 
     def predict(self, texts: list[str], *, embed: Embed) -> list[IntentPrediction]:
         p, score = self.predict_proba(texts, embed=embed)
@@ -273,8 +322,10 @@ class IntentModel:
 
     # -------------------------------------------------------- serialisation
     def to_bytes(self) -> bytes:
+        # float16 halves the stored example bank; cosine ranks are unaffected at this precision.
+        state = dict(self.__dict__, bank=self.bank.astype(np.float16))
         buf = io.BytesIO()
-        pickle.dump({"version": 1, "state": self.__dict__}, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump({"version": 1, "state": state}, buf, protocol=pickle.HIGHEST_PROTOCOL)
         return buf.getvalue()
 
     @classmethod
@@ -284,7 +335,33 @@ class IntentModel:
             raise ValueError(f"unsupported IntentModel version {obj.get('version')}")
         model = cls.__new__(cls)
         model.__dict__.update(obj["state"])
+        model.bank = np.asarray(model.bank, dtype=np.float32)
         return model
+
+
+def _augment(texts: list[str], y: np.ndarray, copies: int, drop: float, seed: int
+             ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Word-dropout paraphrases: cheap extra points in embedding space for few-shot intents."""
+    rng = np.random.default_rng(seed + 104729)
+    out_t: list[str] = []
+    out_y: list[int] = []
+    out_src: list[int] = []
+    for i, (t, c) in enumerate(zip(texts, y)):
+        words = t.split()
+        if len(words) < 3:
+            continue
+        seen = {t}
+        for _ in range(copies):
+            keep = rng.random(len(words)) >= drop
+            if keep.sum() < 2:
+                continue
+            v = " ".join(w for w, k in zip(words, keep) if k)
+            if v not in seen:
+                seen.add(v)
+                out_t.append(v)
+                out_y.append(int(c))
+                out_src.append(i)
+    return out_t, np.array(out_y, dtype=np.int64), np.array(out_src, dtype=np.int64)
 
 
 def _calibration_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 INTENT = "intent"
 HOLDOUT_MIN_PER_INTENT = 5  # smaller intents are never held back: they need every example
 PROMOTION_TOLERANCE = 0.005  # "not worse" allows for noise of half a point
-RETRAIN_EVERY = 20  # new labels since the live model before a refresh is due
+RETRAIN_MIN = 10  # new labels since the live model before a refresh is due…
+RETRAIN_FRACTION = 0.1  # …or a tenth of what it was trained on: often while small, rarely once large
 
 
 def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0) -> IntentModel:
@@ -136,7 +137,7 @@ def rollback(kind: str = INTENT) -> ModelVersion | None:
 
 
 def refresh_due() -> bool:
-    """Due after RETRAIN_EVERY new labels, or at once when agents start using an intent the model lacks."""
+    """Due after enough new labels, or at once when agents start using an intent the model lacks."""
     if not settings.LEARNING_ENABLED:
         return False
     live = live_version(INTENT)
@@ -145,7 +146,7 @@ def refresh_due() -> bool:
     if live is None:
         return examples.exists() or labels.exists()
     new = examples.filter(created_at__gt=live.trained_at).count() + labels.filter(created_at__gt=live.trained_at).count()
-    if new >= RETRAIN_EVERY:
+    if new >= max(RETRAIN_MIN, RETRAIN_FRACTION * live.n_examples):
         return True
     known = set(load_model(live).labels)
     fresh = set(labels.filter(created_at__gt=live.trained_at).values_list("value__intent", flat=True))

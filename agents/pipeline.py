@@ -157,17 +157,24 @@ def decide(conversation: Conversation, text: str, u: Understanding, context: dic
     if _ai_attempts(conversation) >= MAX_AI_ATTEMPTS or _not_helpful(conversation) >= 2:
         return Plan("handoff", "the AI already answered twice without resolving", EscalationReason.MISSING_KNOWLEDGE)
     if u.intent is None:
+        # The intent model abstains (or has not learned enough yet). A passage that matches the
+        # question closely is still worth answering with; otherwise ask once, then hand off.
+        plan = retrieve(text, u, context, rng)
+        best = max((h.similarity or 0 for h in plan.hits), default=0)
+        if plan.decision == "answer" and best >= settings.ANSWER_WITHOUT_INTENT_SIMILARITY:
+            plan.why = f"no confident intent, but “{plan.chosen.title}” matches the question ({best:.2f})"
+            return plan
         if not _asked_to_clarify(conversation) and len(u.top) >= 2 and context.get("allow_clarify", True):
             return Plan("clarify", "intent below the abstention threshold: asking one clarifying question")
         return Plan("handoff", f"intent unclear (best {u.top[0][0] if u.top else '—'} at {u.confidence:.2f})",
-                    EscalationReason.LOW_CONFIDENCE)
+                    EscalationReason.LOW_CONFIDENCE, hits=plan.hits)
     return retrieve(text, u, context, rng)
 
 
 def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> Plan:
     hits = search(text, k=6, vector=u.vector, area=context.get("area"))
     known = {h.article_id for h in hits}
-    extra = [a for a in ranking.proven_articles(u.intent or "") if a not in known]
+    extra = [a for a in ranking.proven_articles(u.intent) if a not in known] if u.intent else []
     if extra:
         hits += _best_chunks(extra, u.vector)
     if not hits or max((h.similarity or 0) for h in hits) < MIN_SIMILARITY and not extra:

@@ -76,7 +76,8 @@ def proven_articles(intent: str, limit: int = 3) -> list[int]:
 def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random.Random) -> list[Scored]:
     """Thompson-sample each candidate article; index in `ranked_article_ids` is its retrieval rank."""
     segs = segments(context)
-    stats = _stats(intent, ranked_article_ids, segs) if settings.LEARNING_ENABLED else {}
+    # Without an intent there is no bandit to consult: outcomes are only kept per intent.
+    stats = _stats(intent, ranked_article_ids, segs) if settings.LEARNING_ENABLED and intent else {}
     out = []
     for rank, article_id in enumerate(ranked_article_ids):
         prior = 0.5 * math.exp(-PRIOR_DECAY * rank)
@@ -104,7 +105,7 @@ def apply_signal(*, outcome_id: int, customer_id: int | None, intent: str, artic
     if not settings.LEARNING_ENABLED:
         return False
     with transaction.atomic():
-        counted = article_id is not None and reward != 0
+        counted = article_id is not None and reward != 0 and bool(intent)
         if counted and customer_id is not None:
             already = AppliedSignal.objects.filter(customer_id=customer_id, article_id=article_id, counted=True).count()
             counted = already < CUSTOMER_CAP

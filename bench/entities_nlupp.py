@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from agents.entities import extract_entities, spacy_available, warm_up  # noqa: E402
 from agents.entity_eval import DEFAULT_LABELS, load_jsonl, score  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/data/nlupp/banking-entities.jsonl")
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "nlupp" / "banking-entities.jsonl"
 TUNE_LINES = 1000
 NOW = datetime(2024, 6, 15, 12, 0)  # fixed anchor so values are reproducible
 

@@ -111,6 +111,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-intent-model": {"task": "agents.tasks.refresh_intent_model_if_due", "schedule": 600.0},
     "close-resolution-windows": {"task": "agents.tasks.close_resolution_windows", "schedule": 900.0},
     "detect-abandonment": {"task": "agents.tasks.detect_abandonment", "schedule": 300.0},
+    "analytics-rollup": {"task": "analytics.tasks.rollup_recent", "schedule": 600.0},
+    "analytics-insights": {"task": "analytics.tasks.refresh_insights", "schedule": 3600.0},
 }
 RESOLUTION_WINDOW_HOURS = env.int("RESOLUTION_WINDOW_HOURS", default=72)
 
@@ -145,6 +147,11 @@ OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=10.0)
 EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="minilm")  # minilm | openai
 EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="text-embedding-3-small")
 LEARNING_ENABLED = env.bool("LEARNING_ENABLED", default=True)
+# Offline runs (simulate_learning) execute Celery tasks in-process and skip WebSocket broadcasts.
+INLINE_TASKS = env.bool("INLINE_TASKS", default=False)
+BROADCAST_EVENTS = env.bool("BROADCAST_EVENTS", default=True)
+# With no confident intent, answer only when the best passage is at least this similar (cosine).
+ANSWER_WITHOUT_INTENT_SIMILARITY = env.float("ANSWER_WITHOUT_INTENT_SIMILARITY", default=0.55)
 
 # --- the rest ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

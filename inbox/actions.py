@@ -351,7 +351,8 @@ def assign(conversation: Conversation, assignee, *, by, expected_version: int | 
     return conversation
 
 
-def assign_round_robin(conversation: Conversation, *, by, candidates) -> Conversation:
+def assign_round_robin(conversation: Conversation, *, by, candidates, expected_version: int | None = None
+                       ) -> Conversation:
     """Give unassigned work to the candidate with the fewest open conversations."""
     candidates = list(candidates)
     if not candidates:
@@ -361,7 +362,7 @@ def assign_round_robin(conversation: Conversation, *, by, candidates) -> Convers
         for user in candidates
     }
     chosen = min(candidates, key=lambda user: (loads[user.pk], user.pk))
-    return assign(conversation, chosen, by=by)
+    return assign(conversation, chosen, by=by, expected_version=expected_version)
 
 
 def escalate(conversation: Conversation, *, reason: str, note: str = "", by) -> Label:
@@ -421,6 +422,9 @@ def post_agent_reply(
             draft = Draft.objects.select_for_update().get(pk=draft.pk)
             if draft.conversation_id != conversation.pk:
                 raise InboxError("That draft belongs to another conversation.", "bad_draft")
+            if draft.status != DraftStatus.PENDING:
+                # Two agents sending the same suggestion: the second reply must not relabel the pair.
+                raise InboxError("That draft was already sent or rejected by a teammate.", "draft_decided")
             edited = draft.body.strip() != body
             draft.status = DraftStatus.EDITED if edited else DraftStatus.SENT
             draft.sent_message, draft.sent_body, draft.decided_by, draft.decided_at = message, body, by, now
@@ -578,11 +582,11 @@ def reopen(conversation: Conversation, *, by=None) -> Conversation:
     return set_status(conversation, Status.OPEN, by=by)
 
 
-def snooze(conversation: Conversation, *, until: datetime, by) -> Conversation:
+def snooze(conversation: Conversation, *, until: datetime, by, expected_version: int | None = None) -> Conversation:
     if until <= timezone.now():
         raise InboxError("Snooze until a time in the future.", "bad_snooze")
     with transaction.atomic():
-        conversation = _lock(conversation)
+        conversation = _lock(conversation, expected_version)
         conversation.snoozed_until = until
         _save(conversation, "snoozed_until")
         _broadcast_conversation(conversation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 INBOX_GROUP = "inbox"
@@ -18,6 +19,8 @@ def send_on_commit(group: str, event: dict) -> None:
 
 
 def send_now(group: str, event: dict) -> None:
+    if not settings.BROADCAST_EVENTS:
+        return  # offline runs (the learning simulation) have nobody listening
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, {"type": "broadcast", "event": event})
@@ -29,6 +32,10 @@ def enqueue_on_commit(task_name: str, *args) -> None:
     def send():
         from helpdesk.celery import app
 
-        app.send_task(task_name, args=list(args))
+        if settings.INLINE_TASKS:
+            app.loader.import_default_modules()  # the tasks modules, as a worker would load them
+            app.tasks[task_name].apply(args=list(args), throw=True)  # same task code, this process
+        else:
+            app.send_task(task_name, args=list(args))
 
     transaction.on_commit(send)

@@ -64,9 +64,54 @@ def conversation_for_user(user, conversation_id: int) -> Conversation:
         raise Http404("No such conversation") from exc
 
 
-def previous_conversations(convo: Conversation) -> QuerySet[Conversation]:
+def previous_conversations(convo: Conversation, user=None) -> QuerySet[Conversation]:
+    """The customer's other conversations; with a user, only those that user may open."""
     return (
-        Conversation.objects.filter(customer_id=convo.customer_id)
+        (visible_to(user) if user is not None else Conversation.objects).filter(customer_id=convo.customer_id)
         .exclude(pk=convo.pk)
         .order_by("-created_at")[:10]
     )
+
+
+# ---------------------------------------------------------------- inbox page helpers
+
+
+def filter_options(user) -> dict:
+    """Choices for the filter bar, limited to what this user can see (no other teams' accounts)."""
+    from inbox.models import Account, Channel, Plan
+
+    visible = visible_to(user)
+    intents = visible.exclude(intent="").values_list("intent", flat=True).distinct().order_by("intent")[:200]
+    accounts = Account.objects.filter(conversations__in=visible).distinct().order_by("name")[:200]
+    return {
+        "intents": list(intents),
+        "accounts": list(accounts.values_list("id", "name")),
+        "plans": Plan.choices,
+        "channels": Channel.choices,
+        "statuses": Status.choices,
+    }
+
+
+def teammates(conversation: Conversation):
+    """Who may take this conversation: its team's members, or every active staff member with a role."""
+    from django.contrib.auth import get_user_model
+
+    from helpdesk.accounts import ROLES
+
+    users = get_user_model().objects.filter(is_active=True, is_staff=True).filter(
+        Q(groups__name__in=ROLES) | Q(is_superuser=True)
+    )
+    if conversation.team_id:
+        users = users.filter(support_teams=conversation.team_id)
+    return users.distinct().order_by("first_name", "email")
+
+
+def pending_draft(conversation: Conversation):
+    return conversation.drafts.filter(status="pending").order_by("-created_at", "-id").first()
+
+
+def latest_trace(conversation: Conversation) -> dict:
+    """The newest AI decision trace (reply, hand-off notice or draft): where top intents come from."""
+    message = (conversation.messages.filter(sender_kind__in=["ai", "system"]).exclude(trace={})
+               .order_by("-created_at", "-id").first())
+    return message.trace if message else {}

@@ -39,11 +39,24 @@ def _openai_client():
                   timeout=settings.OPENAI_TIMEOUT)
 
 
+_memo: dict[str, np.ndarray] = {}
+MEMO_LIMIT = 50_000  # ~75 MB: retraining re-embeds the same labelled examples again and again
+
+
 def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised float32 embeddings, shape (len(texts), 384)."""
+    """L2-normalised float32 embeddings, shape (len(texts), 384); repeated texts come from memory."""
     texts = [t if t.strip() else "(empty)" for t in texts]
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
+    if len(_memo) > MEMO_LIMIT:
+        _memo.clear()
+    missing = list(dict.fromkeys(t for t in texts if t not in _memo))
+    if missing:
+        _memo.update(zip(missing, _encode(missing, batch_size), strict=True))
+    return np.stack([_memo[t] for t in texts])
+
+
+def _encode(texts: list[str], batch_size: int) -> np.ndarray:
     if settings.EMBEDDING_BACKEND == "openai":
         response = _openai_client().embeddings.create(
             model=settings.EMBEDDING_MODEL, input=texts, dimensions=DIM

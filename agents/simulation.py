@@ -1,0 +1,157 @@
+"""The learning simulation: a labelled stream of customer questions through the real product.
+
+Each row becomes a conversation: the simulated customer writes through
+`inbox.actions.post_customer_message`, the real `agents.pipeline.respond` answers, and the
+customer reacts through the same actions the widget uses (“that helped” and resolve, or
+asking for a human), their signal flipped with probability `noise`. A simulated human agent
+handles every hand-off through the inbox actions a person uses (intent label, reply,
+resolve). Learning happens only through those signals and labels, exactly as in production
+(Celery tasks run in-process). Ground truth (did the answer use the true category's
+article?) is measured beside it and never shown to the system.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from agents import learning, pipeline
+from agents.actions import add_intent_example, ensure_intent
+from agents.models import ExampleSource
+from inbox import actions
+from inbox.models import Account, Conversation, Customer, Plan, Site
+from knowledge.actions import reindex_articles, save_article
+from knowledge.embeddings import embed
+from knowledge.models import ArticleStatus
+
+CUSTOMERS = 1500
+
+
+@dataclass
+class Result:
+    steps: list[dict] = field(default_factory=list)
+    curve: list[dict] = field(default_factory=list)
+    handoffs: int = 0
+    human_labels: int = 0
+    test_accuracy_start: float = 0.0
+    test_accuracy_end: float = 0.0
+
+
+def humanise(category: str) -> str:
+    return category.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def build_workspace(categories: list[str], seeds: list[tuple[str, str]]) -> dict[str, int]:
+    """One short article per category (title from its name) and K labelled examples per category."""
+    articles = {}
+    for category in categories:
+        title = humanise(category)
+        body = (f"# {title}\n\n## {title}: what to know\n\nThis article is about {title.lower()}. "
+                f"It explains {title.lower()} and the steps to take if you have a question about it.\n")
+        articles[category] = save_article(title=title, body=body, status=ArticleStatus.PUBLISHED,
+                                          import_key=f"sim:{category}", reindex="none")
+    reindex_articles(list(articles.values()))
+    for category in categories:
+        ensure_intent(category, description=humanise(category))
+    for text, category in seeds:
+        add_intent_example(category, text, source=ExampleSource.SEED, retrain=False)
+    if seeds:
+        learning.refresh_intent_model(trigger="seed")
+    return {category: article.pk for category, article in articles.items()}
+
+
+def test_accuracy(texts: list[str], labels: list[str]) -> float:
+    model = learning.load_model(learning.live_version(learning.INTENT))
+    if model is None:
+        return 0.0
+    predictions = model.predict(texts, embed=embed)
+    return float(np.mean([p.intent == y for p, y in zip(predictions, labels, strict=True)]))
+
+
+def run(
+    stream: list[tuple[str, str]],
+    test_rows: list[tuple[str, str]],
+    article_of: dict[str, int],
+    *,
+    noise: float,
+    seed: int,
+    eval_every: int = 500,
+    window: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> Result:
+    rng = random.Random(seed)
+    agent = get_user_model().objects.create_user("sim-agent@example.com", "sim-agent@example.com", is_staff=True,
+                                                 first_name="Sim")
+    site = Site.objects.create(name="Simulation", business_hours="")
+    plans = list(Plan.values)
+    accounts = [Account.objects.create(name=f"Sim account {i}", plan=plans[i % len(plans)],
+                                       signed_up_at=timezone.now()) for i in range(40)]
+    customers = Customer.objects.bulk_create([
+        Customer(site=site, account=accounts[i % len(accounts)], name=f"Customer {i}", is_verified=True,
+                 external_id=f"sim-{i}", created_at=timezone.now()) for i in range(CUSTOMERS)
+    ])
+    test_texts, test_labels = [t for t, _ in test_rows], [c for _, c in test_rows]
+    embed(test_texts)  # once, so checkpoints cost only the classifier
+    result = Result(test_accuracy_start=test_accuracy(test_texts, test_labels))
+    clock = timezone.now()
+    for step, (text, category) in enumerate(stream, start=1):
+        clock += timedelta(minutes=7)
+        customer = customers[rng.randrange(len(customers))]
+        message, _ = actions.post_customer_message(customer=customer, body=text, respond=False, at=clock)
+        reply = pipeline.respond(message.conversation_id, message.pk, allow_clarify=False)
+        conversation = Conversation.objects.get(pk=message.conversation_id)
+        answered = reply is not None and reply.trace.get("decision") == "answer"
+        truly = answered and reply.trace["chosen"]["article_id"] == article_of[category]
+        handed_off = not answered
+        if answered:
+            satisfied = truly if rng.random() >= noise else not truly
+            if satisfied:
+                actions.give_feedback(reply, True)
+                conversation = actions.resolve(conversation, at=clock)
+                # No follow-up comes in the simulation, so the window closes with a positive signal.
+                actions.close_resolution_window(conversation, window=timedelta(0), now=clock)
+            else:
+                actions.hand_off(conversation, "customer_request", note="simulated customer escalated",
+                                 customer_notice="Passing you to a teammate.", at=clock)
+                handed_off = True
+        if handed_off:
+            result.handoffs += 1
+            actions.correct_intent(conversation, intent=category, by=agent)
+            result.human_labels += 1
+            actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
+            actions.resolve(conversation, by=agent, at=clock)
+        result.steps.append({"resolved": truly, "handoff": handed_off})
+        if step % eval_every == 0 or step == len(stream):
+            recent = result.steps[-window:]
+            result.curve.append({
+                "step": step,
+                "window_resolution_rate": round(sum(s["resolved"] for s in recent) / len(recent), 4),
+                "test_accuracy": round(test_accuracy(test_texts, test_labels), 4),
+            })
+        if progress:
+            progress(1)
+    result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
+    return result
+
+
+def summarise(result: Result, started: float) -> dict:
+    steps = result.steps
+    first, last = steps[:500], steps[-1000:]
+    return {
+        "resolution_rate_first_500": round(sum(s["resolved"] for s in first) / max(1, len(first)), 4),
+        "resolution_rate_last_1000": round(sum(s["resolved"] for s in last) / max(1, len(last)), 4),
+        "handoffs": result.handoffs,
+        "handoff_rate": round(result.handoffs / max(1, len(steps)), 4),
+        "human_labels": result.human_labels,
+        "test_accuracy_start": round(result.test_accuracy_start, 4),
+        "test_accuracy_end": round(result.test_accuracy_end, 4),
+        "curve": result.curve,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }

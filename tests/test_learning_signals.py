@@ -1,0 +1,165 @@
+"""Outcome signals reach the ranking learner exactly once, attached to the reply they judge."""
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents import pipeline
+from agents.models import AppliedSignal, ArticleStat, IntentExample
+from agents.tasks import learn_from_signal
+from inbox import actions
+from inbox.models import Conversation, Customer, Outcome, Site
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def answered(demo_kb):
+    """A verified Growth customer asked a billing question and the AI answered it."""
+    acct = factories.account(plan="growth")
+    customer = factories.customer(acct, site=Site.objects.first(), is_verified=True, external_id="u-1")
+    message, _ = actions.post_customer_message(customer=customer, body="my card was declined when paying",
+                                               page_context={"area": "billing"}, respond=False)
+    reply = pipeline.respond(message.conversation_id, message.pk)
+    assert reply.trace["decision"] == "answer"
+    return reply
+
+
+def stat(reply, segment=""):
+    return ArticleStat.objects.get(intent=reply.trace["intent"], article_id=reply.trace["chosen"]["article_id"],
+                                   segment=segment)
+
+
+def apply_all():
+    """What the worker does after each commit (on_commit hooks don't run inside test transactions)."""
+    for outcome_id in Outcome.objects.values_list("id", flat=True):
+        learn_from_signal(outcome_id)
+
+
+def test_that_helped_counts_one_success_at_every_level_and_a_replay_changes_nothing(answered):
+    actions.give_feedback(answered, True)
+    apply_all()
+    apply_all()  # the same signal delivered twice (a retried task)
+    for segment in ("", "plan:growth", "area:billing"):
+        assert (stat(answered, segment).successes, stat(answered, segment).failures) == (1.0, 0.0)
+    actions.give_feedback(answered, True)  # a double click
+    assert Outcome.objects.filter(kind="helpful").count() == 1
+
+
+@pytest.mark.parametrize("signal, successes, failures", [
+    (lambda r: actions.give_feedback(r, False), 0.0, 1.0),
+    (lambda r: actions.rate(r.conversation, 5), 1.0, 0.0),
+    (lambda r: actions.rate(r.conversation, 1), 0.0, 1.0),
+    (lambda r: actions.mark_abandoned(r.conversation), 0.0, 0.5),
+    (lambda r: actions.escalate(r.conversation, reason="bug", note="sync broken",
+                                by=factories_user()), 0.0, 1.0),
+])
+def test_each_signal_moves_the_statistics_of_the_answer_it_judges(answered, signal, successes, failures):
+    signal(answered)
+    apply_all()
+    assert (stat(answered).successes, stat(answered).failures) == (successes, failures)
+
+
+def factories_user():
+    from tests.conftest import make_staff
+
+    return make_staff("agent-x@example.com", "agent")
+
+
+def test_a_resolution_with_no_follow_up_in_the_window_is_a_success_and_a_follow_up_is_a_failure(answered):
+    from agents.outcomes import close_resolution_windows, detect_follow_up
+    from knowledge.embeddings import embed_one
+
+    convo = actions.resolve(answered.conversation)
+    assert close_resolution_windows(now=timezone.now()) == 0  # the window is still open
+    assert close_resolution_windows(now=timezone.now() + timedelta(days=4)) == 1
+    apply_all()
+    assert stat(answered).successes == 1.0
+
+    again, _ = actions.post_customer_message(customer=convo.customer, body="my card is still declined when paying",
+                                             respond=False)
+    follow_up = Conversation.objects.get(pk=again.conversation_id)
+    follow_up.created_at = convo.created_at + timedelta(hours=2)
+    follow_up.save()
+    assert detect_follow_up(follow_up, embed_one(again.body)) == convo
+    apply_all()
+    assert Conversation.objects.get(pk=follow_up.pk).follow_up_of_id == convo.pk
+    assert stat(answered).failures == 1.0
+
+
+def test_one_customer_cannot_steer_an_article_alone(answered):
+    customer = answered.conversation.customer
+    for i in range(5):
+        message, _ = actions.post_customer_message(customer=customer, body=f"card declined again ({i})",
+                                                   respond=False)
+        reply = pipeline.respond(message.conversation_id, message.pk)
+        if reply and reply.trace.get("chosen", {}).get("article_id") == answered.trace["chosen"]["article_id"]:
+            actions.give_feedback(reply, True)
+    actions.give_feedback(answered, True)
+    apply_all()
+    assert stat(answered).successes <= 3
+    assert AppliedSignal.objects.filter(counted=False).exists()
+
+
+def test_spam_never_feeds_learning(answered):
+    agent = factories_user()
+    actions.mark_spam(answered.conversation, by=agent)
+    actions.give_feedback(answered, True)
+    apply_all()
+    assert not ArticleStat.objects.filter(successes__gt=0).exists()
+
+
+def test_a_confident_answer_that_resolved_becomes_a_confirmed_example(answered):
+    actions.give_feedback(answered, True)
+    apply_all()
+    example = IntentExample.objects.get(source="confirmed_outcome")
+    assert example.text == "my card was declined when paying"
+    assert example.intent.name == answered.trace["intent"]
+
+
+def test_learning_off_changes_nothing(answered, settings):
+    settings.LEARNING_ENABLED = False
+    actions.give_feedback(answered, True)
+    apply_all()
+    assert not ArticleStat.objects.exists()
+
+
+def test_product_events_must_be_signed_and_count_as_engagement(answered, client):
+    site = Site.objects.first()
+    body = json.dumps({"user_id": "u-1", "event": "exported_timesheet"}).encode()
+    forged = client.post("/api/v1/events/", body, content_type="application/json",
+                         HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE="sha256=" + "0" * 64)
+    assert forged.status_code == 403 and forged.json()["error"] == "bad_signature"
+    signature = "sha256=" + hmac.new(site.secret.encode(), body, hashlib.sha256).hexdigest()
+    ok = client.post("/api/v1/events/", body, content_type="application/json",
+                     HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE=signature)
+    assert ok.status_code == 202 and ok.json()["recorded"] == 1
+    bad = json.dumps({"event": "x"}).encode()
+    sig = "sha256=" + hmac.new(site.secret.encode(), bad, hashlib.sha256).hexdigest()
+    invalid = client.post("/api/v1/events/", bad, content_type="application/json",
+                          HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE=sig)
+    assert invalid.status_code == 400 and "user_id" in invalid.json()
+    apply_all()
+    assert stat(answered).successes == 0.5
+
+
+def test_an_article_that_keeps_failing_stops_being_shown(answered):
+    article_id = answered.trace["chosen"]["article_id"]
+    for i in range(8):
+        customer = Customer.objects.create(site=Site.objects.first(), created_at=timezone.now())
+        message, _ = actions.post_customer_message(customer=customer, body="my card was declined when paying",
+                                                   respond=False)
+        reply = pipeline.respond(message.conversation_id, message.pk)
+        if reply and reply.trace.get("chosen", {}).get("article_id") == article_id:
+            actions.give_feedback(reply, False)
+            apply_all()
+    customer = Customer.objects.create(site=Site.objects.first(), created_at=timezone.now())
+    message, _ = actions.post_customer_message(customer=customer, body="my card was declined when paying",
+                                               respond=False)
+    reply = pipeline.respond(message.conversation_id, message.pk)
+    assert reply is None or reply.trace["chosen"]["article_id"] != article_id
