@@ -24,8 +24,10 @@ def _fast_passwords(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running while it is open, which
+    must not overlap the pytest-asyncio tests (the channels consumer tests) in other modules."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"Chromium not found at {CHROMIUM} and REQUIRE_BROWSER=1 (run `make browser`).")

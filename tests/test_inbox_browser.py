@@ -22,6 +22,14 @@ def _daphne_can_check_passwords(settings):
 EDITED = "Hi! I've checked your invoice: the second charge was a duplicate and I've refunded it."
 
 
+def close(*contexts):
+    """Leave the pages first so their sockets close cleanly before daphne is asked to stop."""
+    for context in contexts:
+        for page in context.pages:
+            page.goto("about:blank")
+        context.close()
+
+
 def sign_in(page, base_url, email, password):
     page.goto(f"{base_url}/inbox/")
     page.fill("#id_login", email)
@@ -102,8 +110,7 @@ def test_a_hand_off_reaches_the_agent_live_and_the_agents_work_becomes_labels(de
         assert convo.status == "resolved" and convo.escalation_reason == "billing_error"
         assert convo.outcomes.filter(kind="draft_edited").exists()
     finally:
-        agent_ctx.close()
-        customer_ctx.close()
+        close(agent_ctx, customer_ctx)
 
 
 def test_a_second_agent_sees_who_else_is_viewing_and_a_teammates_change_live(demo_kb, asgi_server, browser):
@@ -130,5 +137,4 @@ def test_a_second_agent_sees_who_else_is_viewing_and_a_teammates_change_live(dem
         alex.locator("#convo-status", has_text="Resolved").wait_for()
         assert Conversation.objects.get(pk=convo.pk).status == "resolved"
     finally:
-        ctx_a.close()
-        ctx_k.close()
+        close(ctx_a, ctx_k)
