@@ -45,6 +45,8 @@ class Config:
 
     hidden: int = 1024
     dropout: float = 0.2
+    few_shot_dropout: float = 0.5  # more regularisation measured +0.4pt at 10-shot, -0.2pt at full data
+    few_shot_per_class: int = 30  # below this mean examples/intent, use few_shot_dropout
     lr: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -56,13 +58,13 @@ class Config:
     calibrate: bool = True
     calib_fraction: float = 0.1
     knn_weight: float = 0.5  # weight of nearest-example similarity in the abstain score
-    knn_prob_mix: float = 0.0  # weight of kNN class probabilities mixed into the prediction
-    knn_temperature: float = 0.05
+    knn_prob_mix: float = 0.4  # weight of kNN class probabilities mixed into the prediction
+    knn_temperature: float = 0.1
     knn_mode: str = "max"  # per-class similarity: "max" (1-NN), "centroid", "top3" (mean of 3 best)
     augment: int = 0  # word-dropout copies per example, only while n <= augment_max_n
     augment_max_n: int = 3000
     augment_drop: float = 0.2
-    label_names: bool = False  # add "card_arrival" -> "card arrival" as an example
+    label_names: bool = True  # add "card_arrival" -> "card arrival" as an example
     torch_threads: int = 2
     n_models: int = 1  # seed ensemble size, used only while n <= ensemble_max_n
     ensemble_max_n: int = 3000
@@ -115,6 +117,7 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n, d = X.shape
+    drop = cfg.few_shot_dropout if n / k < cfg.few_shot_per_class else cfg.dropout
     v = S.shape[1] if S is not None else 0
 
     class Head(torch.nn.Module):
@@ -122,10 +125,10 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
             super().__init__()
             if cfg.use_mlp:
                 self.mlp = torch.nn.Sequential(
-                    torch.nn.Dropout(cfg.dropout), torch.nn.Linear(d, cfg.hidden), torch.nn.GELU(),
-                    torch.nn.Dropout(cfg.dropout), torch.nn.Linear(cfg.hidden, k))
+                    torch.nn.Dropout(drop), torch.nn.Linear(d, cfg.hidden), torch.nn.GELU(),
+                    torch.nn.Dropout(drop), torch.nn.Linear(cfg.hidden, k))
             else:
-                self.mlp = torch.nn.Sequential(torch.nn.Dropout(cfg.dropout), torch.nn.Linear(d, k))
+                self.mlp = torch.nn.Sequential(torch.nn.Dropout(drop), torch.nn.Linear(d, k))
             self.sp = torch.nn.EmbeddingBag(max(v, 1), k, mode="sum") if v else None
             if self.sp is not None:
                 torch.nn.init.zeros_(self.sp.weight)
@@ -218,8 +221,11 @@ class IntentModel:
         self.weights = weights
         self.sparse = sparse
         self.temperature = temperature
-        self.bank = np.asarray(bank, dtype=np.float32)  # labelled examples for kNN / OOS score
-        self.bank_y = bank_y
+        # Sorted by class for block-wise per-class maxima; rounded through float16 (as stored
+        # by to_bytes) so a reloaded model predicts identically.
+        order = np.argsort(bank_y, kind="stable")
+        self.bank = np.asarray(bank, dtype=np.float16)[order].astype(np.float32)
+        self.bank_y = np.asarray(bank_y)[order]
         self.abstain_threshold = abstain_threshold
         self.n_examples = n_examples
         self.seed = seed
@@ -291,17 +297,16 @@ class IntentModel:
                 np.add.at(cen, self.bank_y, self.bank)
                 self._centroids = cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-9)
             return X @ self._centroids.T
-        best = np.full((len(X), len(self.labels)), -1.0, dtype=np.float32)
-        for c in range(len(self.labels)):
-            s = sims[:, self.bank_y == c]
-            if s.shape[1] == 0:
-                continue
-            if mode == "top3" and s.shape[1] > 1:
-                kk = min(3, s.shape[1])
-                best[:, c] = np.sort(s, axis=1)[:, -kk:].mean(axis=1)
-            else:
-                best[:, c] = s.max(axis=1)
-        return best
+        # bank is sorted by class, so each class is one contiguous column block
+        starts = np.searchsorted(self.bank_y, np.arange(len(self.labels)))
+        if mode == "top3":
+            best = np.full((len(X), len(self.labels)), -1.0, dtype=np.float32)
+            ends = np.append(starts[1:], len(self.bank_y))
+            for c, (a, b) in enumerate(zip(starts, ends)):
+                if b > a:
+                    best[:, c] = np.sort(sims[:, a:b], axis=1)[:, -min(3, b - a):].mean(axis=1)
+            return best
+        return np.maximum.reduceat(sims, starts, axis=1)
 
     def predict_proba(self, texts: list[str], *, embed: Embed) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated class probabilities and the abstain score, for benchmarks and predict()."""

@@ -355,3 +355,15 @@ def suggest_draft(conversation_id: int):
         trace["citations"] = citations([plan.chosen])
         body = extractive_answer(plan.chosen, context) + f"\n\nFull article: /help/{plan.chosen.slug}/"
     return inbox.save_draft(conversation, body, trace)
+
+
+def warm_up() -> None:
+    """First use of each model costs seconds; pay it at process start, not on a customer's question."""
+    import logging
+
+    try:
+        embed_one("warm up")
+        extract_entities("warm up on 3 May at 5pm", catalog())
+        learning.predict_intent("warm up")
+    except Exception:  # a fresh database without tables must not stop the worker from starting
+        logging.getLogger(__name__).warning("warm-up skipped", exc_info=True)

@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import logging
 
+from datetime import timedelta
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
 
 from inbox import actions, events, identity
 from inbox.models import Conversation, Message, SenderKind, Site, Status
@@ -182,8 +186,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         return await database_sync_to_async(hit)()
 
     def _current_conversation(self) -> Conversation | None:
-        return (Conversation.objects.filter(customer=self.customer).select_related("customer")
-                .order_by("-last_message_at").first())
+        """The chat still in progress (or resolved today, for its rating); otherwise a fresh start."""
+        since = timezone.now() - timedelta(hours=24)
+        return (Conversation.objects.filter(customer=self.customer)
+                .filter(Q(status__in=[Status.OPEN, Status.PENDING]) | Q(resolved_at__gte=since))
+                .select_related("customer").order_by("-last_message_at").first())
 
     def _history(self, after: int) -> list[dict]:
         if self.conversation is None:

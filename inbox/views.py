@@ -81,7 +81,7 @@ def _conversation_context(request, convo) -> dict:
     labels = Label.objects.filter(conversation=convo).select_related("author").order_by("-created_at")
     return {
         "conversation": convo,
-        "messages": messages,
+        "thread": messages,
         "draft": draft,
         "draft_explained": explain({**draft.trace, "decision": draft.trace.get("decision", "answer")}, "ai")
         if draft else None,

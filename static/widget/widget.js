@@ -27,7 +27,7 @@
   root.innerHTML =
     '<style>' +
     ':host{all:initial}*{box-sizing:border-box;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}' +
-    '.launcher{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;background:#3b5bdb;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}' +
+    '.launcher{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;background:#3b5bdb;color:#fff;display:flex;align-items:center;justify-content:center;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}' +
     '.launcher:focus-visible,button:focus-visible,textarea:focus-visible{outline:3px solid #f59f00;outline-offset:2px}' +
     '.panel{position:fixed;right:20px;bottom:92px;width:370px;max-width:calc(100vw - 24px);height:560px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000;color:#1d2330;font-size:14px}' +
     '.panel[hidden]{display:none}' +
@@ -52,7 +52,7 @@
     '.error{color:#b42318}' +
     '@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}' +
     '</style>' +
-    '<button class="launcher" type="button" aria-label="Open chat with Relaymark support" aria-expanded="false">💬</button>' +
+    '<button class="launcher" type="button" aria-label="Open chat with Relaymark support" aria-expanded="false"><svg width="28" height="28" viewBox="0 0 24 24" aria-hidden="true" fill="currentColor"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button>' +
     '<section class="panel" role="dialog" aria-label="Chat with support" hidden>' +
     '<header><h2>Relaymark support</h2><button type="button" class="close" aria-label="Close chat">×</button></header>' +
     '<div class="log" role="log" aria-live="polite" aria-relevant="additions"></div>' +

@@ -8,6 +8,7 @@ The AI's resolution rate rises over the 90 days, as it would with the learning l
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -48,6 +49,10 @@ DEMO_LOGINS = [
 DEMO_SITE_KEY = "relaymark-demo-site"
 PLAN_WEIGHTS = {"free": 4, "starter": 7, "growth": 6, "enterprise": 3}
 SEED_EXAMPLES_PER_INTENT = 8
+
+
+def _plain(markdown: str) -> str:
+    return re.sub(r"\*\*|__|`|^#+\s*", "", markdown, flags=re.M)
 
 
 class Command(BaseCommand):
@@ -229,7 +234,7 @@ class Command(BaseCommand):
             ai_reply = None
             if article and fate != "escalated" or (article and rng.random() < 0.5):
                 chunk = first_chunk.get(article.pk)
-                passage = (chunk.text if chunk else article.body)[:420].rsplit(" ", 1)[0]
+                passage = _plain((chunk.text if chunk else article.body)[:420].rsplit(" ", 1)[0])
                 ai_reply = Message(
                     sender_kind=SenderKind.AI, created_at=t,
                     body=f"{passage} …\n\nMore in “{article.title}”.",
