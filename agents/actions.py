@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from agents.models import ExampleSource, Intent, IntentExample
+from inbox.actions import InboxError, intent_name
 
 
 class AgentsError(ValueError):
@@ -13,9 +14,10 @@ class AgentsError(ValueError):
 
 def ensure_intent(name: str, *, description: str = "", human_only: bool = False) -> Intent:
     """An intent appears the first time anyone uses its name (agents may invent new ones)."""
-    name = (name or "").strip().lower().replace(" ", "_")[:100]
-    if not name:
-        raise AgentsError("An intent needs a name.")
+    try:
+        name = intent_name(name)
+    except InboxError as exc:
+        raise AgentsError(str(exc)) from exc
     intent, created = Intent.objects.get_or_create(
         name=name, defaults={"description": description, "human_only": human_only}
     )

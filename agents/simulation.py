@@ -26,6 +26,7 @@ from agents import learning, pipeline
 from agents.actions import add_intent_example, ensure_intent
 from agents.models import ExampleSource
 from inbox import actions
+from inbox.actions import intent_name
 from inbox.models import Account, Conversation, Customer, Plan, Site
 from knowledge.actions import reindex_articles, save_article
 from knowledge.embeddings import embed
@@ -72,7 +73,8 @@ def test_accuracy(texts: list[str], labels: list[str]) -> float:
     if model is None:
         return 0.0
     predictions = model.predict(texts, embed=embed)
-    return float(np.mean([p.intent == y for p, y in zip(predictions, labels, strict=True)]))
+    # Labels reach the model through the inbox, which spells intents one way (lower case).
+    return float(np.mean([p.intent == intent_name(y) for p, y in zip(predictions, labels, strict=True)]))
 
 
 def run(
@@ -112,8 +114,7 @@ def run(
         handed_off = not answered
         if answered:
             satisfied = truly if rng.random() >= noise else not truly
-            if satisfied:
-                actions.give_feedback(reply, True)
+            if satisfied:  # the customer's problem is solved: the chat resolves, nobody comes back
                 conversation = actions.resolve(conversation, at=clock)
                 # No follow-up comes in the simulation, so the window closes with a positive signal.
                 actions.close_resolution_window(conversation, window=timedelta(0), now=clock)

@@ -55,6 +55,17 @@ class StaleConversation(InboxError):
 
 # ---------------------------------------------------------------- helpers
 
+INTENT_NAME = re.compile(r"[\w\-?.!/&']{1,100}")
+
+
+def intent_name(raw: str) -> str:
+    """One spelling per intent ("Refund Request" is refund_request); anything odd is refused, not mangled."""
+    name = re.sub(r"\s+", "_", (raw or "").strip().lower())
+    if not INTENT_NAME.fullmatch(name):
+        raise InboxError("An intent is a short name of letters, digits and underscores.", "bad_intent")
+    return name
+
+
 
 def _clean_body(body: str) -> str:
     if not isinstance(body, str):
@@ -463,9 +474,7 @@ def save_draft(conversation: Conversation, body: str, trace: dict) -> Draft:
 
 def correct_intent(conversation: Conversation, *, intent: str, by, message: Message | None = None) -> Label:
     """Confirm or fix the intent of a customer message: a labelled example for the intent model."""
-    intent = (intent or "").strip().lower().replace(" ", "_")[:100]
-    if not intent or not re.fullmatch(r"[a-z0-9_\-]+", intent):
-        raise InboxError("An intent is a short name of letters, digits and underscores.", "bad_intent")
+    intent = intent_name(intent)
     with transaction.atomic():
         conversation = _lock(conversation)
         if message is None:
