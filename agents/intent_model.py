@@ -32,6 +32,8 @@ Embed = Callable[[list[str]], np.ndarray]
 
 #: Chosen on the 67/10 Banking77 out-of-scope split (bench/intents_oos.py).
 DEFAULT_ABSTAIN_THRESHOLD = 0.72
+#: Most in-scope messages a model may abstain on (measured on its own calibration slice).
+IN_SCOPE_ABSTAIN_TARGET = 0.05
 
 
 @dataclass
@@ -259,6 +261,7 @@ class IntentModel:
         k = len(classes)
 
         temperature = 1.0
+        cal_threshold = DEFAULT_ABSTAIN_THRESHOLD
         cal = _calibration_split(y[:n_real], cfg.calib_fraction, seed) if cfg.calibrate else None
         if cal is not None:
             # Fit on the rest (augmented copies of held-out rows excluded), calibrate on held-out.
@@ -270,9 +273,15 @@ class IntentModel:
                         y[fit_idx][bank_mask].astype(np.int32), 0.0, len(fit_real), seed)
             p, _ = probe._scores(X[cal_idx], [texts[i] for i in cal_idx])
             temperature = _fit_temperature(np.log(p + 1e-12), y[cal_idx])
+            # The OOS-tuned threshold assumes plenty of examples per intent; with few, in-scope
+            # messages sit farther from their nearest example. Never abstain on more than ~5 %
+            # of held-out in-scope messages: lower the threshold to that quantile when needed.
+            probe.temperature = temperature
+            _, cal_scores = probe._scores(X[cal_idx], [texts[i] for i in cal_idx])
+            cal_threshold = min(DEFAULT_ABSTAIN_THRESHOLD, float(np.quantile(cal_scores, IN_SCOPE_ABSTAIN_TARGET)))
 
         w, sp = _train_parts(X, texts, y, k, cfg, seed)
-        thr = DEFAULT_ABSTAIN_THRESHOLD if abstain_threshold is None else float(abstain_threshold)
+        thr = cal_threshold if abstain_threshold is None else float(abstain_threshold)
         return cls(classes, cfg, w, sp, temperature, X[:n_real], y[:n_real].astype(np.int32),
                    thr, len(labels), seed)
 
@@ -394,6 +403,6 @@ def _calibration_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
             n_cal = max(1, n_cal)
         cal_idx.extend(idx[:n_cal])
         fit_idx.extend(idx[n_cal:])
-    if len(cal_idx) < 2 * len(np.unique(y)) and len(cal_idx) < 50:
+    if len(cal_idx) < 2 * len(np.unique(y)) and len(cal_idx) < 30:
         return None
     return np.sort(np.array(fit_idx)), np.sort(np.array(cal_idx))

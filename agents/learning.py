@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import Counter
 
 from django.conf import settings
 from django.db import transaction
@@ -74,13 +73,15 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     texts, labels, last_id = _examples()
     if len(set(labels)) < 2:
         return None
-    counts = Counter(labels)
-    holdout = [i for i, (t, y) in enumerate(zip(texts, labels, strict=True))
-               if counts[y] >= HOLDOUT_MIN_PER_INTENT and _held_back(t)]
-    hold = set(holdout)
+    # Held back by a hash of the text, so an example never moves between the slices as data grow
+    # (a live model must not be scored on examples it trained on). An intent whose every example
+    # hashes into the slice trains on them instead and is not scored.
+    held = [_held_back(t) for t in texts]
+    trainable = {y for y, h in zip(labels, held, strict=True) if not h}
+    hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
     train_x = [t for i, t in enumerate(texts) if i not in hold]
     train_y = [y for i, y in enumerate(labels) if i not in hold]
-    test_x, test_y = [texts[i] for i in holdout], [labels[i] for i in holdout]
+    test_x, test_y = [texts[i] for i in sorted(hold)], [labels[i] for i in sorted(hold)]
 
     started = timezone.now()
     candidate = fit_intent_model(train_x, train_y)
@@ -96,7 +97,10 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
         kind=INTENT, n_examples=len(train_x), metrics=metrics, blob=candidate.to_bytes()
     )
     new_intents = set(train_y) - set(load_model(live).labels) if live else set()
-    worse = live_acc is not None and cand_acc is not None and cand_acc < live_acc - PROMOTION_TOLERANCE
+    # "Not worse" within the slice's own noise: one standard error, at least half a point.
+    tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(test_x))) ** 0.5) if live_acc else 0
+    metrics["promotion_tolerance"] = round(tolerance, 4)
+    worse = live_acc is not None and cand_acc is not None and cand_acc < live_acc - tolerance
     if worse and not new_intents:
         version.status = ModelStatus.REJECTED
         version.note = f"Held-back accuracy {cand_acc:.3f} < live {live_acc:.3f}; kept the live model."
@@ -145,11 +149,15 @@ def refresh_due() -> bool:
     labels = Label.objects.filter(kind=LabelKind.INTENT)
     if live is None:
         return examples.exists() or labels.exists()
-    new = examples.filter(created_at__gt=live.trained_at).count() + labels.filter(created_at__gt=live.trained_at).count()
+    # Count from the last attempt, promoted or not: a refused candidate must not be retried
+    # on every new label with the same evidence.
+    last = ModelVersion.objects.filter(kind=INTENT).only("trained_at").first()
+    since = last.trained_at if last else live.trained_at
+    new = examples.filter(created_at__gt=since).count() + labels.filter(created_at__gt=since).count()
     if new >= max(RETRAIN_MIN, RETRAIN_FRACTION * live.n_examples):
         return True
     known = set(load_model(live).labels)
-    fresh = set(labels.filter(created_at__gt=live.trained_at).values_list("value__intent", flat=True))
+    fresh = set(labels.filter(created_at__gt=since).values_list("value__intent", flat=True))
     return bool(fresh - known)
 
 

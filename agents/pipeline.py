@@ -149,11 +149,11 @@ def _not_helpful(conversation: Conversation) -> int:
 def decide(conversation: Conversation, text: str, u: Understanding, context: dict, rng: random.Random) -> Plan:
     if HUMAN_REQUEST.search(text) or u.intent == "talk_to_human":
         return Plan("handoff", "the customer asked for a human", EscalationReason.CUSTOMER_REQUEST)
-    if u.intent and Intent.objects.filter(name=u.intent, human_only=True).exists():
-        return Plan("handoff", f"intent {u.intent} is marked human-only", EscalationReason.POLICY_EXCEPTION)
     if u.frustration >= FRUSTRATION_HANDOFF:
         return Plan("handoff", f"frustration {u.frustration:.2f} ≥ {FRUSTRATION_HANDOFF}",
                     EscalationReason.ANGRY_CUSTOMER)
+    if u.intent and Intent.objects.filter(name=u.intent, human_only=True).exists():
+        return Plan("handoff", f"intent {u.intent} is marked human-only", EscalationReason.POLICY_EXCEPTION)
     if _ai_attempts(conversation) >= MAX_AI_ATTEMPTS or _not_helpful(conversation) >= 2:
         return Plan("handoff", "the AI already answered twice without resolving", EscalationReason.MISSING_KNOWLEDGE)
     if u.intent is None:

@@ -25,7 +25,7 @@ def test_a_question_from_the_demo_kb_gets_a_cited_extractive_answer_with_a_trace
     assert reply is not None and reply.sender_kind == SenderKind.AI
     trace = reply.trace
     assert trace["decision"] == "answer"
-    assert trace["intent"] == "failed_payment" and trace["confidence"] > 0.3
+    assert trace["intent"] == "failed_payment" and trace["confidence"] > 0.3, trace["top_intents"]
     assert trace["citations"][0]["url"].startswith("/help/")
     assert "payment" in trace["citations"][0]["title"].lower()
     assert trace["retrieved"] and all("chunk_id" in r and "score" in r for r in trace["retrieved"])
