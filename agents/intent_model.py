@@ -70,7 +70,7 @@ class Config:
     augment_max_n: int = 3000
     augment_drop: float = 0.2
     label_names: bool = True  # add "card_arrival" -> "card arrival" as an example
-    torch_threads: int = 2
+    torch_threads: int = 1  # 2 threads spin-wait against the encoder on a 2-core box: 6x slower under load
     n_models: int = 1  # seed ensemble size, used only while n <= ensemble_max_n
     ensemble_max_n: int = 3000
 

@@ -27,6 +27,7 @@ from agents.actions import add_intent_example, ensure_intent
 from agents.models import ExampleSource
 from inbox import actions
 from inbox.actions import intent_name
+from inbox.events import drain_background
 from inbox.models import Account, Conversation, Customer, Plan, Site
 from knowledge.actions import reindex_articles, save_article
 from knowledge.embeddings import embed
@@ -129,6 +130,8 @@ def run(
             actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
             actions.resolve(conversation, by=agent, at=clock)
         result.steps.append({"resolved": truly, "handoff": handed_off})
+        if step == len(stream):
+            drain_background()  # let a refresh already under way finish, as a worker would
         if step % eval_every == 0 or step == len(stream):
             recent = result.steps[-window:]
             result.curve.append({

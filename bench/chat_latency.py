@@ -153,6 +153,9 @@ def seed_kb() -> None:
 # The children run with that fixed in a generated settings module (the channel layer's host gets
 # socket_timeout=None); BENCH_STOCK_SETTINGS=1 runs them on helpdesk.settings as is.
 STOCK_SETTINGS = os.environ.get("BENCH_STOCK_SETTINGS") == "1"
+# Extra environment for daphne and the worker, to try a setting without editing code, e.g.
+# BENCH_CHILD_ENV="CONN_MAX_AGE=60,TORCH_THREADS=1" (recorded in the results).
+CHILD_ENV = dict(kv.split("=", 1) for kv in os.environ.get("BENCH_CHILD_ENV", "").split(",") if "=" in kv)
 SETTINGS_FIX = """from helpdesk.settings import *  # noqa: F401,F403
 from helpdesk.settings import CHANNEL_LAYERS, REDIS_URL
 
@@ -181,6 +184,7 @@ class Stack:
             env["DJANGO_SETTINGS_MODULE"] = module
             env["PYTHONPATH"] = os.pathsep.join([str(self.logdir), str(ROOT)])
         env.update(self.extra_env)
+        env.update(CHILD_ENV)
         return env
 
     def _start(self, name: str, cmd: list[str]) -> None:
@@ -439,18 +443,21 @@ async def drive(stack: Stack) -> dict:
 
 
 def server_side(message_ids: list[int]) -> dict:
-    """From the database: customer message → AI reply commit, and the pipeline's own latency_ms."""
+    """From the database: customer message commit → reply commit, and the pipeline's own latency_ms."""
     from inbox.models import Message
 
-    ai = list(Message.objects.filter(pk__in=[m for m in message_ids if m], sender_kind="ai")
-              .values_list("trace", "created_at", "conversation_id"))
-    pipeline = [t.get("latency_ms") for t, _, _ in ai if t.get("latency_ms") is not None]
-    gaps = []
-    for trace, created, _ in ai:
-        asked = Message.objects.filter(pk=trace.get("replying_to")).values_list("created_at", flat=True).first()
-        if asked:
-            gaps.append((created - asked).total_seconds() * 1000)
-    return {"pipeline_latency_ms": summary(pipeline), "customer_commit_to_ai_commit_ms": summary(gaps)}
+    out = {}
+    for kind in ("ai", "system"):
+        rows = list(Message.objects.filter(pk__in=[m for m in message_ids if m], sender_kind=kind)
+                    .values_list("trace", "created_at"))
+        asked = dict(Message.objects.filter(pk__in=[t.get("replying_to") for t, _ in rows])
+                     .values_list("pk", "created_at"))
+        gaps = [(created - asked[t["replying_to"]]).total_seconds() * 1000 for t, created in rows
+                if t.get("replying_to") in asked]
+        out[kind] = {"customer_commit_to_reply_commit_ms": summary(gaps)}
+        if kind == "ai":
+            out[kind]["pipeline_latency_ms"] = summary([t["latency_ms"] for t, _ in rows if "latency_ms" in t])
+    return out
 
 
 def main() -> None:
@@ -463,8 +470,8 @@ def main() -> None:
                 "transport": "ws/widget/ via daphne (1 process), minimal asyncio WebSocket client, 127.0.0.1",
                 "worker": "celery prefork --concurrency 2 (as manage.py up)", "llm": "none (extractive answers)",
                 "questions_per_chat": QUESTIONS_PER_CHAT, "questions": "random demo questions, all 36 intents",
-                "debug": settings.DEBUG, 
-                "channel_layer_socket_timeout": "redis-py default (5 s)" if STOCK_SETTINGS else "None (fix applied)", "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
+                "debug": settings.DEBUG, "child_env": CHILD_ENV, 
+                "channel_layer_socket_timeout": "redis-py default (5 s)" if STOCK_SETTINGS else "None (fix applied)", "conn_max_age": CHILD_ENV.get("CONN_MAX_AGE", settings.DATABASES["default"]["CONN_MAX_AGE"]),
                 "load_at_start": load_before, "load_at_end": other_load(),
             }, "levels": {}}
             for level, data in levels.items():
@@ -481,9 +488,13 @@ def main() -> None:
                     "counts": {k: len(v) for k, v in by_kind.items()},
                     "wall_s": round(data["wall_s"], 1), "replies_per_s": round(len(replies) / data["wall_s"], 2),
                     "loadavg_after": data["load"],
-                    "server_side": server_side([r["message_id"] for r in rows if r["kind"] in ("answer", "clarify")]),
+                    "server_side": server_side([r["message_id"] for r in rows]),
+                    "answers_by_turn": {t: summary([r["ms"] for r in rows if r["kind"] == "answer" and r["turn"] == t])
+                                        for t in range(1, QUESTIONS_PER_CHAT + 1)},
+                    "handoffs_by_turn": {t: summary([r["ms"] for r in rows if r["kind"] == "handoff" and r["turn"] == t])
+                                         for t in range(1, QUESTIONS_PER_CHAT + 1)},
                 }
-    write("chat_latency", result)
+    write("chat_latency" + os.environ.get("BENCH_RESULT_SUFFIX", ""), result)
     lv = result["levels"]
     print(" ".join(f"c{k}_answer_p50_ms={v['answers']['p50_ms']} c{k}_answer_p95_ms={v['answers']['p95_ms']}"
                    f" c{k}_handoff_p95_ms={v['handoffs']['p95_ms']}" for k, v in lv.items())

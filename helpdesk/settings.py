@@ -149,6 +149,7 @@ EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="text-embedding-3-small")
 LEARNING_ENABLED = env.bool("LEARNING_ENABLED", default=True)
 # Offline runs (simulate_learning) execute Celery tasks in-process and skip WebSocket broadcasts.
 INLINE_TASKS = env.bool("INLINE_TASKS", default=False)
+BACKGROUND_TASKS = {"agents.tasks.refresh_intent_model_if_due"}  # with INLINE_TASKS: off the main thread
 BROADCAST_EVENTS = env.bool("BROADCAST_EVENTS", default=True)
 # With no confident intent, answer only when the best passage is at least this similar (cosine).
 ANSWER_WITHOUT_INTENT_SIMILARITY = env.float("ANSWER_WITHOUT_INTENT_SIMILARITY", default=0.55)

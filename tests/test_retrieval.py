@@ -1,0 +1,40 @@
+"""Customers' own words find the right article: hybrid search over the demo knowledge base."""
+
+import pytest
+
+from helpdesk.demo import content
+from knowledge.models import Article
+from knowledge.search import search
+
+pytestmark = pytest.mark.django_db
+
+
+def test_known_demo_questions_retrieve_their_article_in_the_top_3(demo_kb):
+    slugs = {a.pk: a.import_key.removeprefix("demo:") for a in Article.objects.all()}
+    asked = hits = 0
+    for intent in content.intents():
+        if not intent["article"]:
+            continue
+        for question in intent["questions"]:
+            asked += 1
+            found = [slugs[h.article_id] for h in search(question, k=3)]
+            hits += intent["article"] in found
+    assert asked > 300
+    assert hits / asked >= 0.85, f"top-3 hit rate {hits / asked:.2f}"
+
+
+def test_only_published_articles_are_found_and_page_area_boosts(demo_kb):
+    from knowledge.actions import set_status
+
+    article = Article.objects.get(import_key="demo:14-slack-integration")
+    assert search("connect slack notifications", k=1)[0].article_id == article.pk
+    set_status(article, "draft")
+    assert all(h.article_id != article.pk for h in search("connect slack notifications", k=5))
+    plain = search("export is wrong", k=3)
+    boosted = search("export is wrong", k=3, area="known-bugs")
+    assert boosted[0].area == "known-bugs"
+    assert any("on a known-bugs page" in h.reasons for h in boosted) or plain[0].area == "known-bugs"
+
+
+def test_an_empty_query_finds_nothing(demo_kb):
+    assert search("   ") == []
