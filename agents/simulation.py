@@ -148,7 +148,10 @@ def run(
 def summarise(result: Result, started: float) -> dict:
     steps = result.steps
     first, last = steps[:500], steps[-1000:]
+    half = len(steps) // 2
     return {
+        "resolution_rate_first_half": round(sum(s["resolved"] for s in steps[:half]) / max(1, half), 4),
+        "resolution_rate_second_half": round(sum(s["resolved"] for s in steps[half:]) / max(1, len(steps) - half), 4),
         "resolution_rate_first_500": round(sum(s["resolved"] for s in first) / max(1, len(first)), 4),
         "resolution_rate_last_1000": round(sum(s["resolved"] for s in last) / max(1, len(last)), 4),
         "handoffs": result.handoffs,

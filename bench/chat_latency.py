@@ -347,15 +347,18 @@ async def ask(ws: WS, body: str, timeout: float = 60.0, on_frame=None) -> tuple[
     t0 = time.perf_counter()
     await ws.send({"type": "message", "client_id": client_id, "body": body})
     deadline = t0 + timeout
+    ack: dict = {}
     while True:
         left = deadline - time.perf_counter()
         if left <= 0:
-            return "timeout", (time.perf_counter() - t0) * 1000, {}
+            return "timeout", (time.perf_counter() - t0) * 1000, {"ack": ack}
         try:
             frame = await asyncio.wait_for(ws.recv(), left)
         except TimeoutError:
-            return "timeout", (time.perf_counter() - t0) * 1000, {}
+            return "timeout", (time.perf_counter() - t0) * 1000, {"ack": ack}
         now = time.perf_counter()
+        if frame["type"] == "ack":
+            ack = frame
         if on_frame is not None:
             on_frame(frame, now - t0)
         if frame["type"] == "error":
@@ -386,22 +389,31 @@ def demo_questions(answerable_only: bool = False) -> list[str]:
 LEVELS = [int(x) for x in os.environ.get("BENCH_CHAT_LEVELS", "1,20,100").split(",")]
 QUESTIONS_PER_CHAT = int(os.environ.get("BENCH_CHAT_QUESTIONS", 3))
 LEVEL_DEADLINE_S = float(os.environ.get("BENCH_CHAT_DEADLINE", 300))
+# Customer "typing time" between an answer and the next question, uniform in seconds. 0,0 is a
+# closed loop (the next question the instant the answer lands): a saturation test, not a chat.
+THINK_LEVELS = [int(x) for x in os.environ.get("BENCH_CHAT_THINK_LEVELS", "20,100").split(",") if x]
+THINK_S = tuple(float(x) for x in os.environ.get("BENCH_CHAT_THINK", "3,8").split(","))
 
 
-async def one_chat(port: int, questions: list[str], results: list[dict], level: int) -> None:
+async def one_chat(port: int, questions: list[str], results: list[dict], level: int,
+                   think: tuple[float, float] = (0, 0), rng: random.Random | None = None) -> None:
     ws = await widget_hello(port)
     try:
         for i, q in enumerate(questions):
+            if i and think[1] > 0:
+                await asyncio.sleep(rng.uniform(*think))
             kind, ms, frame = await ask(ws, q)
             results.append({"level": level, "turn": i + 1, "kind": kind, "ms": ms,
-                            "message_id": frame.get("message", {}).get("id")})
+                            "message_id": frame.get("message", {}).get("id"),
+                            "conversation_id": frame.get("ack", {}).get("message", {}).get("conversation_id")})
             if kind in ("timeout", "error", "handoff"):
                 break  # after a hand-off the AI stays quiet; the next questions would wait for a person
     finally:
         await ws.close()
 
 
-async def run_level(port: int, level: int, chats: int, rng: random.Random, pool: list[str]) -> list[dict]:
+async def run_level(port: int, level: int, chats: int, rng: random.Random, pool: list[str],
+                    think: tuple[float, float] = (0, 0)) -> list[dict]:
     results: list[dict] = []
     queue: asyncio.Queue = asyncio.Queue()
     for _ in range(chats):
@@ -410,7 +422,7 @@ async def run_level(port: int, level: int, chats: int, rng: random.Random, pool:
 
     async def slot():
         while not queue.empty() and time.monotonic() < deadline:
-            await one_chat(port, queue.get_nowait(), results, level)
+            await one_chat(port, queue.get_nowait(), results, level, think, rng)
 
     await asyncio.gather(*(slot() for _ in range(level)))
     return results
@@ -429,17 +441,32 @@ async def drive(stack: Stack) -> dict:
     await run_level(stack.port, 1, 4, rng, pool)
     await run_level(stack.port, 10, 10, rng, pool)
     levels = {}
-    for level in LEVELS:
+    plan = [(str(level), level, (0.0, 0.0)) for level in LEVELS]
+    plan += [(f"{level}_think", level, THINK_S) for level in THINK_LEVELS]
+    for key, level, think in plan:
         stack.check()
         chats = max(2 * level, 15)
         started = time.perf_counter()
-        rows = await run_level(stack.port, level, chats, rng, pool)
+        rows = await run_level(stack.port, level, chats, rng, pool, think)
         wall = time.perf_counter() - started
-        levels[level] = {"rows": rows, "wall_s": wall, "load": load_average()}
+        levels[key] = {"rows": rows, "wall_s": wall, "load": load_average(), "think_s": think}
         done = [r for r in rows if r["kind"] in ("answer", "clarify", "handoff")]
         print(f"level {level}: {len(rows)} questions in {wall:.1f} s "
               f"({len(done) / wall:.1f} replies/s), loadavg {load_average()}", file=sys.stderr)
     return levels
+
+
+def lost_replies(rows: list[dict]) -> list[dict]:
+    """What the database holds for the questions that got no reply within the timeout."""
+    from inbox.models import Message
+
+    out = []
+    for r in rows[:5]:
+        thread = list(Message.objects.filter(conversation_id=r["conversation_id"]).order_by("id")
+                      .values_list("sender_kind", "trace__decision", "created_at"))
+        out.append({"turn": r["turn"], "conversation_id": r["conversation_id"],
+                    "thread": [[k, d, c.isoformat()] for k, d, c in thread]})
+    return out
 
 
 def server_side(message_ids: list[int]) -> dict:
@@ -487,7 +514,8 @@ def main() -> None:
                     "first_turn_answers": summary([r["ms"] for r in rows if r["kind"] == "answer" and r["turn"] == 1]),
                     "counts": {k: len(v) for k, v in by_kind.items()},
                     "wall_s": round(data["wall_s"], 1), "replies_per_s": round(len(replies) / data["wall_s"], 2),
-                    "loadavg_after": data["load"],
+                    "loadavg_after": data["load"], "think_s": data["think_s"],
+                    "lost_replies": lost_replies([r for r in rows if r["kind"] == "timeout"]),
                     "server_side": server_side([r["message_id"] for r in rows]),
                     "answers_by_turn": {t: summary([r["ms"] for r in rows if r["kind"] == "answer" and r["turn"] == t])
                                         for t in range(1, QUESTIONS_PER_CHAT + 1)},

@@ -219,6 +219,10 @@ def pages() -> dict:
         time_get(partial, url, 3)
         timings, _ = time_get(partial, url, REQUESTS)
         out[name + "_partial"] = lab.summary(timings)
+    # inbox.js also re-fetches the queue counts on every conversation_changed event.
+    time_get(client, "/inbox/counts/?queue=open", 3)
+    timings, _ = time_get(client, "/inbox/counts/?queue=open", REQUESTS)
+    out["counts_partial"] = {**lab.summary(timings), **query_profile(client, "/inbox/counts/?queue=open")}
     from inbox.models import Conversation
 
     ids = list(Conversation.objects.values_list("id", flat=True))

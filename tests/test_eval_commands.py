@@ -60,9 +60,12 @@ def test_a_bad_header_names_the_file_and_line(data, tmp_path):
 
 def test_eval_entities_scores_per_label_and_micro(tmp_path, capsys):
     path = tmp_path / "ents.jsonl"
-    lines = [{"text": "Send 50 euros to Anna Smith on 3 May", "entities": [
-        {"start": 5, "end": 14, "label": "MONEY"}, {"start": 18, "end": 28, "label": "PERSON"},
-        {"start": 32, "end": 37, "label": "DATE"}]}]
+    text = "Send 50 euros to Anna Smith on 3 May"
+
+    def span(part, label):
+        return {"start": text.index(part), "end": text.index(part) + len(part), "label": label}
+
+    lines = [{"text": text, "entities": [span("50 euros", "MONEY"), span("Anna Smith", "PERSON"), span("3 May", "DATE")]}]
     path.write_text("\n".join(json.dumps(line) for line in lines))
     out = tmp_path / "out.json"
     call_command("eval_entities", "--data", str(path), "--out", str(out))
