@@ -117,7 +117,8 @@ def main() -> None:
         "config": {"llm": "tests/fake_llm.FakeLLM in the bench process (mode ok)", "worker": "celery prefork -c 2",
                    "server": "daphne (1 process)", "chats": "one at a time, 2 answerable questions per visitor",
                    "channel_layer_socket_timeout": "redis-py default (5 s)" if lab.STOCK_SETTINGS else "None (fix applied)",
-                   "load_at_start": load_before, "load_at_end": lab.other_load(), "debug": lab.settings.DEBUG},
+                   "load_at_start": load_before, "load_at_end": lab.other_load(), "debug": lab.settings.DEBUG,
+                   "child_env": lab.CHILD_ENV},
         "messages": len(rows), "streamed": len(streamed),
         "kinds": {k: sum(1 for r in rows if r["kind"] == k) for k in {r["kind"] for r in rows}},
         "fake_server_ttfb_ms": lab.summary(ttfb),
@@ -130,7 +131,7 @@ def main() -> None:
         "last_token_to_final_message_ms": lab.summary(tail),
         "final_message_ms": lab.summary([r["final_ms"] for r in streamed]),
     }
-    write("llm_first_token", result)
+    write("llm_first_token" + os.environ.get("BENCH_RESULT_SUFFIX", ""), result)
     a = result["added_ttft_ms"]
     print(f"added_ttft_p50_ms={a['p50_ms']} added_ttft_p95_ms={a['p95_ms']} n={a['n']} "
           f"client_ttft_p95_ms={result['client_ttft_ms']['p95_ms']} fake_ttfb_p50_ms={round(fake_p50, 2)} "

@@ -89,7 +89,10 @@ REDIS_URL = env("REDIS_URL")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="helpdesk") + _run},
+        # socket_timeout None: redis-py's default 5 s read timeout would drop every WebSocket
+        # that receives nothing for 5 s (channels_redis blocks on reads for that long).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                   "prefix": env("CHANNEL_PREFIX", default="helpdesk") + _run},
     }
 }
 CACHES = {

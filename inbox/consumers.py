@@ -116,6 +116,10 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if self.conversation is None or self.conversation.pk != message.conversation_id:
             self.conversation = await database_sync_to_async(Conversation.objects.get)(pk=message.conversation_id)
             await self._join()
+            # The worker may have answered before this socket joined the new conversation's
+            # group: send what was already written after the customer's message.
+            for missed in await database_sync_to_async(self._history)(message.pk):
+                await self.send_json({"type": "message", "message": missed})
         await self.send_json({"type": "ack", "client_id": client_id, "duplicate": not created,
                               "message": await database_sync_to_async(message_json)(message)})
         if created and not self.conversation.needs_human:

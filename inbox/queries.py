@@ -1,7 +1,7 @@
 """Read-side helpers for the inbox: what a user may see, and the queues."""
 
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -82,7 +82,7 @@ def filter_options(user) -> dict:
 
     visible = visible_to(user)
     intents = visible.exclude(intent="").values_list("intent", flat=True).distinct().order_by("intent")[:200]
-    accounts = Account.objects.filter(conversations__in=visible).distinct().order_by("name")[:200]
+    accounts = Account.objects.filter(Exists(visible.filter(account_id=OuterRef("pk")))).order_by("name")[:200]
     return {
         "intents": list(intents),
         "accounts": list(accounts.values_list("id", "name")),

