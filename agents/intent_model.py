@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy.special import erf
@@ -184,7 +184,7 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
 
 
 def _train_parts(X: np.ndarray, texts: list[str], y: np.ndarray, k: int, cfg: Config, seed: int
-                 ) -> tuple[dict, "_Sparse | None"]:
+                 ) -> tuple[dict, _Sparse | None]:
     sp = _Sparse(texts) if cfg.use_tfidf else None
     S = sp.transform(texts) if sp else None
     n_models = cfg.n_models if len(texts) <= cfg.ensemble_max_n else 1
@@ -244,7 +244,7 @@ class IntentModel:
     # ------------------------------------------------------------------ fit
     @classmethod
     def fit(cls, texts: list[str], labels: list[str], *, embed: Embed, seed: int = 0,
-            abstain_threshold: float | None = None, config: Config | None = None) -> "IntentModel":
+            abstain_threshold: float | None = None, config: Config | None = None) -> IntentModel:
         cfg = config or Config()
         if len(texts) != len(labels) or not texts:
             raise ValueError("texts and labels must be non-empty and of equal length")
@@ -319,7 +319,7 @@ class IntentModel:
         if mode == "top3":
             best = np.full((len(X), len(self.labels)), -1.0, dtype=np.float32)
             ends = np.append(starts[1:], len(self.bank_y))
-            for c, (a, b) in enumerate(zip(starts, ends)):
+            for c, (a, b) in enumerate(zip(starts, ends, strict=True)):
                 if b > a:
                     best[:, c] = np.sort(sims[:, a:b], axis=1)[:, -min(3, b - a):].mean(axis=1)
             return best
@@ -341,7 +341,7 @@ class IntentModel:
     def predict(self, texts: list[str], *, embed: Embed) -> list[IntentPrediction]:
         p, score = self.predict_proba(texts, embed=embed)
         out = []
-        for row, s in zip(p, score):
+        for row, s in zip(p, score, strict=True):
             order = np.argsort(-row)[:5]
             top = [(self.labels[i], float(row[i])) for i in order]
             intent = top[0][0] if s >= self.abstain_threshold else None
@@ -357,7 +357,7 @@ class IntentModel:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "IntentModel":
+    def from_bytes(cls, data: bytes) -> IntentModel:
         obj = pickle.loads(data)
         if obj.get("version") != 1:
             raise ValueError(f"unsupported IntentModel version {obj.get('version')}")
@@ -374,7 +374,7 @@ def _augment(texts: list[str], y: np.ndarray, copies: int, drop: float, seed: in
     out_t: list[str] = []
     out_y: list[int] = []
     out_src: list[int] = []
-    for i, (t, c) in enumerate(zip(texts, y)):
+    for i, (t, c) in enumerate(zip(texts, y, strict=True)):
         words = t.split()
         if len(words) < 3:
             continue
@@ -383,7 +383,7 @@ def _augment(texts: list[str], y: np.ndarray, copies: int, drop: float, seed: in
             keep = rng.random(len(words)) >= drop
             if keep.sum() < 2:
                 continue
-            v = " ".join(w for w, k in zip(words, keep) if k)
+            v = " ".join(w for w, k in zip(words, keep, strict=True) if k)
             if v not in seen:
                 seen.add(v)
                 out_t.append(v)

@@ -70,7 +70,7 @@ class CachedEmbedder:
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         idx = [self._index.get(t, -1) for t in texts]
-        missing = [t for t, i in zip(texts, idx) if i < 0]
+        missing = [t for t, i in zip(texts, idx, strict=True) if i < 0]
         if missing:
             self.add(missing, embed(missing))
             idx = [self._index[t] for t in texts]

@@ -94,10 +94,9 @@ if _SHARED_PG:
     atexit.register(lambda: embedded._live_holders(lambda pids: [p for p in pids if p != os.getpid()]))  # noqa: SLF001
 
 import numpy as np  # noqa: E402
+from _common import ROOT, write  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-
-from _common import ROOT, write  # noqa: E402
 
 SITE_KEY = "relaymark-demo-site"
 

@@ -108,7 +108,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
-    for ax, split in zip(axes, (dev, check)):
+    for ax, split in zip(axes, (dev, check), strict=True):
         for a in map(str, KNN_WEIGHTS):
             rows = split["tables"][a]
             ax.plot([r["oos_recall"] for r in rows], [r["in_scope_accuracy"] for r in rows],

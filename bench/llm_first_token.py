@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import chat_latency as lab  # noqa: E402  (sets up Django, a private Valkey and the helpers)
-
 from _common import write  # noqa: E402
 
 N_MESSAGES = int(os.environ.get("BENCH_LLM_MESSAGES", 40))

@@ -20,10 +20,9 @@ import django  # noqa: E402
 django.setup()
 
 import numpy as np  # noqa: E402
+from _common import write  # noqa: E402
 from django.db import connection  # noqa: E402
 from tqdm import tqdm  # noqa: E402
-
-from _common import write  # noqa: E402
 
 N_CHUNKS = int(os.environ.get("BENCH_CHUNKS", 100_000))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-
 from datetime import timedelta
 
 from channels.db import database_sync_to_async

@@ -54,6 +54,9 @@ class ArticleRevision(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.title} ({self.created_at:%Y-%m-%d %H:%M})"
+
 
 class Chunk(models.Model):
     """A heading-bounded passage of an article: the unit the agent retrieves and cites."""

@@ -150,7 +150,7 @@ def test_product_events_must_be_signed_and_count_as_engagement(answered, client)
 
 def test_an_article_that_keeps_failing_stops_being_shown(answered):
     article_id = answered.trace["chosen"]["article_id"]
-    for i in range(8):
+    for _ in range(8):
         customer = Customer.objects.create(site=Site.objects.first(), created_at=timezone.now())
         message, _ = actions.post_customer_message(customer=customer, body="my card was declined when paying",
                                                    respond=False)
