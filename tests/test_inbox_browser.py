@@ -5,6 +5,7 @@ the AI pipeline and the draft task; the database is checked for the labels the a
 """
 
 import pytest
+from playwright.sync_api import expect
 
 from inbox.models import Conversation, Draft, Label
 from tests.conftest import make_staff
@@ -67,7 +68,8 @@ def test_a_hand_off_reaches_the_agent_live_and_the_agents_work_becomes_labels(de
         row = agent.locator("#conversation-list tr.row", has_text="talk to a person")
         row.wait_for(timeout=30000)
         assert agent.evaluate("window.__sameDocument") is True
-        assert agent.locator('#queue-counts a[data-queue=needs_human] .count').inner_text() == "1"
+        # The counts refresh separately from the list: wait for it rather than race it.
+        expect(agent.locator('#queue-counts a[data-queue=needs_human] .count')).to_have_text("1", timeout=15000)
         convo = Conversation.objects.get(needs_human=True)
         row.locator("a").click()
         agent.wait_for_url(f"{asgi_server}/inbox/c/{convo.pk}/")
