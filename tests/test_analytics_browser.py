@@ -4,7 +4,7 @@ import pytest
 
 from analytics.rollups import recompute_days
 from tests import test_analytics_support as s
-from tests.conftest import make_staff
+from tests.conftest import make_staff, sign_in_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,12 +18,8 @@ def test_manager_opens_the_dashboard_drills_down_and_exports_csv(live_server, pa
         s.convo(cust, at, intent="login_help", subject=f"Cannot log in {days_ago}", reason="bug", agent_reply=True)
         recompute_days([at.date()])
 
-    page.goto(f"{live_server.url}/analytics/")
-    assert "/accounts/login/" in page.url
-    page.fill("#id_login", "boss@example.com")
-    page.fill("#id_password", "s3cret-pass-word")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/analytics/")
+    sign_in_at(page, f"{live_server.url}/analytics/", "boss@example.com", "s3cret-pass-word",
+               lands_on=f"{live_server.url}/analytics/")
 
     page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('chart-trend'))")
     points = page.evaluate("() => Chart.getChart(document.getElementById('chart-trend')).data.datasets[0].data")

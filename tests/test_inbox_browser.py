@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inbox.models import Conversation, Draft, Label
-from tests.conftest import make_staff
+from tests.conftest import make_staff, sign_in_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,11 +32,7 @@ def close(*contexts):
 
 
 def sign_in(page, base_url, email, password):
-    page.goto(f"{base_url}/inbox/")
-    page.fill("#id_login", email)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/inbox/")
+    sign_in_at(page, f"{base_url}/inbox/", email, password, lands_on=f"{base_url}/inbox/")
 
 
 def test_a_hand_off_reaches_the_agent_live_and_the_agents_work_becomes_labels(demo_kb, asgi_server, browser):

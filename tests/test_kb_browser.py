@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from knowledge.models import Article
-from tests.conftest import make_staff
+from tests.conftest import make_staff, sign_in_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,12 +18,9 @@ Open **Billing → Invoices**, tick the invoices you need and choose *Download C
 def test_manager_writes_previews_and_publishes_an_article_customers_can_find(live_server, page):
     make_staff("mia@example.com", "manager", password="s3cret-pass-word")
 
-    page.goto(f"{live_server.url}/kb/new/?prefill_title=Invoice+exports&prefill_questions=can+I+get+my+bills+as+a+spreadsheet%3F")
-    assert "/accounts/login/" in page.url
-    page.fill("#id_login", "mia@example.com")
-    page.fill("#id_password", "s3cret-pass-word")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/kb/new/**")
+    sign_in_at(page, f"{live_server.url}/kb/new/?prefill_title=Invoice+exports"
+               "&prefill_questions=can+I+get+my+bills+as+a+spreadsheet%3F",
+               "mia@example.com", "s3cret-pass-word", lands_on=f"{live_server.url}/kb/new/**")
 
     expect(page.locator(".kb-questions")).to_contain_text("can I get my bills as a spreadsheet?")
     expect(page.locator("#id_title")).to_have_value("Invoice exports")
