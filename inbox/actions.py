@@ -187,6 +187,7 @@ def post_customer_message(
                 conversation.follow_up_of = previous  # reopened by writing again: the same thread of work
                 conversation.save(update_fields=["follow_up_of"])
         conversation = _lock(conversation)
+        now = at or max(timezone.now(), now)  # stamped under the row lock, so time order matches id order
         message = Message.objects.create(
             conversation=conversation, sender_kind=SenderKind.CUSTOMER, body=body, client_id=client_id, created_at=now
         )
@@ -281,9 +282,9 @@ def post_ai_reply(
     message_fields: dict | None = None,
 ) -> Message:
     body = _clean_body(body) if len(body) <= MAX_BODY else body[:MAX_BODY]
-    now = at or timezone.now()
     with transaction.atomic():
         conversation = _lock(conversation)
+        now = at or timezone.now()  # stamped under the row lock, so time order matches id order
         message = Message.objects.create(
             conversation=conversation, sender_kind=SenderKind.AI, body=body, trace=trace, created_at=now,
             **(message_fields or {}),
@@ -320,9 +321,9 @@ def hand_off(
     """The AI gives the conversation to humans: queue it, say so honestly, judge the last answer."""
     if reason not in EscalationReason.values:
         raise InboxError(f"Unknown escalation reason “{reason}”.", "bad_reason")
-    now = at or timezone.now()
     with transaction.atomic():
         conversation = _lock(conversation)
+        now = at or timezone.now()
         if conversation.needs_human:
             return conversation
         conversation.needs_human = True
@@ -405,13 +406,13 @@ def post_agent_reply(
 ) -> Message:
     """A human's reply; sending an AI draft stores the (draft, sent) pair as a label."""
     body = _clean_body(body)
-    now = at or timezone.now()
     with transaction.atomic():
         if client_id:
             existing = Message.objects.filter(conversation=conversation, client_id=client_id[:64]).first()
             if existing:
                 return existing  # a double submit
         conversation = _lock(conversation)
+        now = at or timezone.now()  # stamped under the row lock, so time order matches id order
         message = Message.objects.create(conversation=conversation, sender_kind=SenderKind.AGENT, author=by,
                                          body=body, client_id=client_id[:64], created_at=now)
         conversation.last_message_at = now
