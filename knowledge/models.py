@@ -88,3 +88,59 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article.title} §{self.ordinal}"
+
+
+class LearnedAnswerStatus(models.TextChoices):
+    SUGGESTED = "suggested", "Suggested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class LearnedAnswer(models.Model):
+    """An agent's reply that resolved a conversation, redacted, waiting for (or past) a staff decision.
+
+    Approval turns it into a published Article (`article`); until then nobody outside the staff
+    review page sees it, and customers never do.
+    """
+
+    question = models.TextField(help_text="The customer's first message, redacted.")
+    answer = models.TextField(help_text="The agent reply that resolved it, redacted.")
+    # Of the question: a near-duplicate question raises times_seen instead of adding a suggestion.
+    embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, editable=False)
+    conversation = models.ForeignKey("inbox.Conversation", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="learned_answers", help_text="Where the answer came from.")
+    suggested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", help_text="The agent who wrote the reply.")
+    status = models.CharField(max_length=10, choices=LearnedAnswerStatus.choices,
+                              default=LearnedAnswerStatus.SUGGESTED, db_index=True)
+    times_seen = models.PositiveIntegerField(default=1)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.TextField(blank=True)
+    article = models.OneToOneField(Article, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="learned_answer")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-times_seen", "-created_at"]
+        indexes = [models.Index(fields=["status", "-times_seen"], name="learned_status_seen")]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+
+class LearnedAnswerSource(models.Model):
+    """A conversation that produced or repeated a learned answer; one per conversation, so
+    re-running the suggestion job never counts a conversation twice. No learned answer: it was
+    looked at and had no reply worth keeping, so the job does not look at it again."""
+
+    learned_answer = models.ForeignKey(LearnedAnswer, null=True, blank=True, on_delete=models.CASCADE,
+                                       related_name="sources")
+    conversation = models.OneToOneField("inbox.Conversation", on_delete=models.CASCADE,
+                                        related_name="learned_answer_source")
+    similarity = models.FloatField(null=True, blank=True, help_text="To the suggestion's question, when merged.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"#{self.conversation_id} → {self.learned_answer_id}"
