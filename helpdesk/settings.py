@@ -116,6 +116,7 @@ CELERY_BEAT_SCHEDULE = {
     "detect-abandonment": {"task": "agents.tasks.detect_abandonment", "schedule": 300.0},
     "analytics-rollup": {"task": "analytics.tasks.rollup_recent", "schedule": 600.0},
     "analytics-insights": {"task": "analytics.tasks.refresh_insights", "schedule": 3600.0},
+    "suggest-learned-answers": {"task": "knowledge.tasks.suggest_learned_answers", "schedule": 1800.0},
 }
 RESOLUTION_WINDOW_HOURS = env.int("RESOLUTION_WINDOW_HOURS", default=72)
 
