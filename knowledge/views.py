@@ -9,18 +9,21 @@ import difflib
 from functools import wraps
 from itertools import groupby
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from helpdesk.decorators import staff_required
+from inbox.models import Conversation
 from knowledge import actions
 from knowledge.forms import ArticleForm, FilterForm
-from knowledge.models import Area, Article, ArticleRevision, ArticleStatus
+from knowledge.models import Area, Article, ArticleRevision, ArticleStatus, LearnedAnswer, LearnedAnswerStatus
 from knowledge.rendering import render_markdown, strip_title_heading
 from knowledge.search import search
 
@@ -60,7 +63,8 @@ def article_list(request):
         request,
         "knowledge/list.html",
         {"filters": filters, "filtered": bool(wanted), "page": page, "total": Article.objects.count(),
-         "query_string": _without_page(request)},
+         "query_string": _without_page(request),
+         "n_learned": LearnedAnswer.objects.filter(status=LearnedAnswerStatus.SUGGESTED).count()},
     )
 
 
@@ -77,7 +81,8 @@ def article_detail(request, article_id: int):
         request,
         "knowledge/detail.html",
         {"article": article, "body_html": render_markdown(strip_title_heading(article.body, article.title)),
-         "n_revisions": article.revisions.count(), "n_chunks": article.chunks.count()},
+         "n_revisions": article.revisions.count(), "n_chunks": article.chunks.count(),
+         "learned": LearnedAnswer.objects.filter(article=article).select_related("decided_by").first()},
     )
 
 
@@ -179,6 +184,60 @@ def revision_restore(request, article_id: int, revision_id: int):
     return redirect("kb:detail", article_id)
 
 
+# --- learned answers ----------------------------------------------------------------------
+
+
+@staff_required
+def learned_list(request):
+    """Suggestions from resolved conversations, most-asked first. Every agent may read them
+    (they wrote them, and they are redacted); approving publishes, so it needs the editor role."""
+    status = request.GET.get("status", LearnedAnswerStatus.SUGGESTED)
+    if status not in LearnedAnswerStatus.values:
+        status = LearnedAnswerStatus.SUGGESTED
+    items = (LearnedAnswer.objects.filter(status=status)
+             .select_related("conversation", "suggested_by", "decided_by", "article")
+             .annotate(followed_up=Exists(Conversation.objects.filter(follow_up_of=OuterRef("conversation_id")))))
+    if status != LearnedAnswerStatus.SUGGESTED:
+        items = items.order_by("-decided_at", "-id")
+    page = Paginator(items, 25).get_page(request.GET.get("page"))
+    for item in page.object_list:
+        item.default_area = actions.learned_answer_area(item)
+    counts = dict(LearnedAnswer.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    tabs = [(value, label, counts.get(value, 0)) for value, label in LearnedAnswerStatus.choices]
+    return render(request, "knowledge/learned.html",
+                  {"page": page, "status": status, "tabs": tabs, "areas": Area.choices,
+                   "window_hours": settings.RESOLUTION_WINDOW_HOURS})
+
+
+@require_POST
+@editor_required
+def learned_approve(request, learned_id: int):
+    learned = get_object_or_404(LearnedAnswer, pk=learned_id)
+    try:
+        learned = actions.approve_learned_answer(
+            learned, by=request.user, question=request.POST.get("question"), answer=request.POST.get("answer"),
+            area=request.POST.get("area") or None)
+    except actions.KnowledgeError as error:
+        messages.error(request, str(error))
+        return redirect(f"{reverse('kb:learned')}#learned-{learned_id}")
+    messages.success(request, f"Published “{learned.article.title}”. Customers, search and the AI agent "
+                              "can use it now.")
+    return redirect("kb:detail", learned.article_id)
+
+
+@require_POST
+@editor_required
+def learned_reject(request, learned_id: int):
+    learned = get_object_or_404(LearnedAnswer, pk=learned_id)
+    try:
+        actions.reject_learned_answer(learned, by=request.user, reason=request.POST.get("reason", ""))
+    except actions.KnowledgeError as error:
+        messages.error(request, str(error))
+        return redirect(f"{reverse('kb:learned')}#learned-{learned_id}")
+    messages.success(request, "Rejected. The suggestion and your reason are kept under “Rejected”.")
+    return redirect("kb:learned")
+
+
 # --- public help centre -------------------------------------------------------------------
 
 AREA_ORDER = {value: i for i, value in enumerate(Area.values)}
@@ -202,4 +261,7 @@ def help_article(request, slug: str):
     related = (Article.objects.filter(status=ArticleStatus.PUBLISHED, area=article.area)
                .exclude(pk=article.pk).order_by("title").only("title", "slug")[:5])
     body_html = render_markdown(strip_title_heading(article.body, article.title))
-    return render(request, "help/article.html", {"article": article, "body_html": body_html, "related": related})
+    # Approved learned answers say where they come from: written by a person, not documentation.
+    learned = LearnedAnswer.objects.filter(article=article).exists()
+    template = "knowledge/help_learned_article.html" if learned else "help/article.html"
+    return render(request, template, {"article": article, "body_html": body_html, "related": related})
