@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from agents.models import ExampleSource, Intent, IntentExample
+from inbox import events
 from inbox.actions import InboxError, intent_name
+
+REFRESH_TASK = "agents.tasks.refresh_intent_model_if_due"
 
 
 class AgentsError(ValueError):
@@ -56,11 +59,5 @@ def add_intent_example(
     except IntegrityError:
         return None
     if retrain:
-        transaction.on_commit(_maybe_refresh)
+        events.enqueue_on_commit(REFRESH_TASK)
     return example
-
-
-def _maybe_refresh() -> None:
-    from helpdesk.celery import app
-
-    app.send_task("agents.tasks.refresh_intent_model_if_due")

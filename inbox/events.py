@@ -28,6 +28,7 @@ def send_now(group: str, event: dict) -> None:
 
 _background = None  # one "worker" thread for slow tasks in offline runs
 _pending: set[str] = set()
+_modules_loaded = False
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:
@@ -44,7 +45,10 @@ def enqueue_on_commit(task_name: str, *args) -> None:
         if not settings.INLINE_TASKS:
             app.send_task(task_name, args=list(args))
             return
-        app.loader.import_default_modules()  # the tasks modules, as a worker would load them
+        global _modules_loaded
+        if not _modules_loaded:  # the tasks modules, as a worker would load them (once: it runs model checks)
+            app.loader.import_default_modules()
+            _modules_loaded = True
         task = app.tasks[task_name]
         if task_name not in settings.BACKGROUND_TASKS:
             task.apply(args=list(args), throw=True)

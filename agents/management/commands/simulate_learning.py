@@ -1,6 +1,7 @@
 """Stream Banking77-style rows through the real product in an isolated database and report learning."""
 
 import json
+import logging
 import os
 import random
 import time
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         stream = pool[: opts["stream"]]
         categories = sorted({c for _, c in train})
 
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # one line per inline task is noise here
         started = time.perf_counter()
         real_name = connection.settings_dict["NAME"]
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"helpdesk_sim_{os.getpid()}"
