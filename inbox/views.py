@@ -38,12 +38,24 @@ def _queue_context(request) -> dict:
     counts = unread.unread_counts(request.user, [c.pk for c in conversations])
     for c in conversations:
         c.unread = counts.get(c.pk, 0)
+    older = None
+    if len(conversations) == queries.PAGE_SIZE:  # maybe more: link the next page by keyset cursor
+        params = request.GET.copy()
+        params["before"] = queries.cursor_after(conversations[-1])
+        older = params.urlencode()
+    newest = None
+    if request.GET.get("before"):
+        params = request.GET.copy()
+        del params["before"]
+        newest = params.urlencode()
     return {
         "queue_name": name,
         "queue_label": queries.QUEUES[name][0],
         "conversations": conversations,
         "unread_total": sum(1 for c in conversations if c.unread),
         "filters": request.GET,
+        "older_query": older,
+        "newest_query": newest,
     }
 
 
