@@ -644,3 +644,59 @@ def mark_spam(conversation: Conversation, *, by) -> Conversation:
         _broadcast_conversation(conversation)
     events.enqueue_on_commit(LEARN_TASK, None)
     return conversation
+
+
+# ---------------------------------------------------------------- macros (canned replies)
+
+
+class MacroForbidden(InboxError):
+    def __init__(self, message: str = "Only managers change shared macros; a personal macro only its author."):
+        super().__init__(message, "forbidden")
+
+
+def _macro_fields(name: str, body: str, shared: bool, team, by) -> tuple[str, str, bool, object]:
+    from inbox import macros
+
+    name = (name or "").strip()
+    if not name:
+        raise InboxError("Give the macro a name.", "empty_name")
+    if len(name) > 100:
+        raise InboxError("Keep the name under 100 characters.", "too_long")
+    body = _clean_body(body)
+    if shared and not macros.can_share(by):
+        raise MacroForbidden("Only managers create or edit shared macros; yours stay personal.")
+    if team is not None and not shared:
+        raise InboxError("Only a shared macro can belong to a team.", "bad_team")
+    return name, body, bool(shared), team
+
+
+def create_macro(*, by, name: str, body: str, shared: bool = False, team=None):
+    """A personal macro for anyone on staff; a shared one (for everyone, or one team) for managers."""
+    from inbox.models import Macro
+
+    name, body, shared, team = _macro_fields(name, body, shared, team, by)
+    now = timezone.now()
+    return Macro.objects.create(name=name, body=body, shared=shared, team=team, created_by=by,
+                                created_at=now, updated_at=now)
+
+
+def update_macro(macro, *, by, name: str, body: str, shared: bool, team=None):
+    from inbox import macros
+    from inbox.models import Macro
+
+    with transaction.atomic():
+        macro = Macro.objects.select_for_update().get(pk=macro.pk)
+        if not macros.can_edit(by, macro):
+            raise MacroForbidden()
+        macro.name, macro.body, macro.shared, macro.team = _macro_fields(name, body, shared, team, by)
+        macro.updated_at = timezone.now()
+        macro.save()
+    return macro
+
+
+def delete_macro(macro, *, by) -> None:
+    from inbox import macros
+
+    if not macros.can_edit(by, macro):
+        raise MacroForbidden()
+    macro.delete()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from inbox.models import Account, Conversation, Customer, Draft, Label, Message, Outcome, Site, Team
+from inbox.models import Account, Conversation, Customer, Draft, Label, Macro, Message, Outcome, Site, Team
 
 
 @admin.register(Site)
@@ -68,3 +68,11 @@ class OutcomeAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "reward", "conversation", "created_at")
     list_filter = ("kind",)
     raw_id_fields = ("conversation", "message")
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    list_display = ("name", "shared", "team", "created_by", "updated_at")
+    list_filter = ("shared", "team")
+    search_fields = ("name", "body")
+    raw_id_fields = ("created_by",)

@@ -272,3 +272,40 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.reward:+.1f}) on #{self.conversation_id}"
+
+
+class Macro(models.Model):
+    """A canned reply with {{variables}} (inbox.macros fills them from the conversation).
+
+    Shared macros are for everyone (or one team) and only managers change them; personal ones
+    belong to the agent who wrote them and only they see and change them.
+    """
+
+    name = models.CharField(max_length=100)
+    body = models.TextField(help_text="Variables such as {{customer.first_name}} are filled in when inserted.")
+    shared = models.BooleanField(default=False, help_text="Shared with everyone, or with the team below.")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="macros",
+                             help_text="Only for a shared macro: limit it to this team (and managers).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="macros")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(shared=True) | models.Q(team__isnull=True),
+                                   name="macro_team_only_when_shared"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _restore_default_macros(sender, **kwargs):
+    from inbox.macros import restore_defaults
+
+    restore_defaults(**kwargs)
+
+
+models.signals.post_migrate.connect(_restore_default_macros, dispatch_uid="inbox.restore_default_macros")

@@ -11,6 +11,9 @@ import uuid
 from datetime import timedelta
 from functools import wraps
 
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,7 +22,7 @@ from django.views.decorators.http import require_POST
 from helpdesk.decorators import staff_required
 from inbox import actions, events, macros, queries, unread
 from inbox.actions import InboxError, StaleConversation
-from inbox.models import EscalationReason, Label, LabelKind, SenderKind, Status
+from inbox.models import EscalationReason, Label, LabelKind, Macro, SenderKind, Status, Team
 from inbox.trace import explain
 
 PARTS = {"workspace", "head", "thread", "draft"}
@@ -304,3 +307,103 @@ def snooze_until(choice: str, now=None):
 def snooze(request, convo):
     actions.snooze(convo, until=snooze_until(request.POST.get("until", "")), by=request.user,
                    expected_version=_version(request))
+
+
+# ---------------------------------------------------------------- macros (canned replies)
+
+
+class MacroForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=actions.MAX_BODY)
+    shared = forms.BooleanField(required=False)
+    team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), required=False, empty_label="Everyone")
+
+
+def _macro_for_user(request, macro_id: int) -> Macro:
+    """The macro if this user may use it; 404 otherwise (someone's personal macro, another team's)."""
+    try:
+        return macros.usable_by(request.user).get(pk=macro_id)
+    except Macro.DoesNotExist as exc:
+        raise Http404("No such macro") from exc
+
+
+def _rw_macro_for_user(request, macro_id: int) -> Macro:
+    """The macro if this user may change it; 403 for a shared macro they can only use."""
+    macro = _macro_for_user(request, macro_id)
+    if not macros.can_edit(request.user, macro):
+        raise PermissionDenied("Only managers change shared macros.")
+    return macro
+
+
+def _save_macro(request, form: MacroForm, macro: Macro | None):
+    """Run the create/update action; refusals become form errors (bad input) or 403 (not allowed)."""
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
+    try:
+        if macro is None:
+            return actions.create_macro(by=request.user, name=data["name"], body=data["body"],
+                                        shared=data["shared"], team=data["team"])
+        return actions.update_macro(macro, by=request.user, name=data["name"], body=data["body"],
+                                    shared=data["shared"], team=data["team"])
+    except actions.MacroForbidden as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except InboxError as exc:
+        form.add_error(None, str(exc))
+        return None
+
+
+def _saved(request, macro: Macro):
+    unknown = macros.unknown_variables(macro.body)
+    if unknown:
+        messages.warning(request, f"Saved “{macro.name}”. Not a known variable, so it stays as typed: "
+                                  f"{', '.join(unknown)}.")
+    else:
+        messages.success(request, f"Saved “{macro.name}”.")
+    return redirect("inbox:macros")
+
+
+def _macro_rows(user) -> list[dict]:
+    rows = []
+    for macro in macros.usable_by(user):
+        rows.append({"macro": macro, "editable": macros.can_edit(user, macro),
+                     "preview": macros.render(macro.body, macros.VARIABLES),
+                     "unknown": macros.unknown_variables(macro.body)})
+    return rows
+
+
+@staff_required
+def macro_list(request):
+    """Everyone's and the user's own macros; the form below creates one (personal unless a manager shares it)."""
+    form = MacroForm(request.POST or None)
+    if request.method == "POST":
+        macro = _save_macro(request, form, None)
+        if macro is not None:
+            return _saved(request, macro)
+    return render(request, "inbox/macros.html", {
+        "rows": _macro_rows(request.user), "form": form, "can_share": macros.can_share(request.user),
+        "variables": macros.VARIABLES,
+    }, status=400 if form.errors else 200)
+
+
+@staff_required
+def macro_edit(request, macro_id: int):
+    macro = _rw_macro_for_user(request, macro_id)
+    initial = {"name": macro.name, "body": macro.body, "shared": macro.shared, "team": macro.team_id}
+    form = MacroForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        saved = _save_macro(request, form, macro)
+        if saved is not None:
+            return _saved(request, saved)
+    return render(request, "inbox/macro_edit.html", {
+        "macro": macro, "form": form, "can_share": macros.can_share(request.user), "variables": macros.VARIABLES,
+    }, status=400 if form.errors else 200)
+
+
+@staff_required
+@require_POST
+def macro_delete(request, macro_id: int):
+    macro = _rw_macro_for_user(request, macro_id)
+    actions.delete_macro(macro, by=request.user)
+    messages.success(request, f"Deleted “{macro.name}”.")
+    return redirect("inbox:macros")

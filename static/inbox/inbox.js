@@ -239,16 +239,40 @@
 
   // ------------------------------------------------------------ composer helpers
 
+  // Macros arrive filled in by the server (data-body, as text: never parsed as HTML). A variable
+  // the server did not know stays in the text as typed; it is flagged until the agent replaces it.
+  const unfilled = new Set();
+
+  function flagUnfilled() {
+    const box = document.getElementById("reply-body");
+    const warning = document.getElementById("macro-warning");
+    if (!box || !warning) return;
+    unfilled.forEach(function (v) { if (box.value.indexOf(v) === -1) unfilled.delete(v); });
+    warning.hidden = unfilled.size === 0;
+    warning.textContent = unfilled.size === 0 ? "" :
+      "Not filled in: " + Array.from(unfilled).join(", ") + ". Replace it before sending.";
+  }
+
   document.addEventListener("change", function (e) {
     if (e.target.id !== "macro-select") return;
     const option = e.target.selectedOptions[0];
     const box = document.getElementById("reply-body");
     if (option && option.dataset.body && box) {
       box.value = box.value ? box.value.replace(/\s*$/, "\n\n") + option.dataset.body : option.dataset.body;
+      let unknown = [];
+      try { unknown = JSON.parse(option.dataset.unknown || "[]"); } catch (err) { unknown = []; }
+      unknown.forEach(function (v) { unfilled.add(v); });
+      flagUnfilled();
       box.focus();
     }
     e.target.value = "";
   });
+
+  document.addEventListener("input", function (e) {
+    if (e.target.id === "reply-body" && unfilled.size) flagUnfilled();
+  });
+  // A sent reply gets a fresh composer (hx-swap-oob): nothing is left to flag.
+  document.body.addEventListener("htmx:afterSettle", function () { if (unfilled.size) flagUnfilled(); });
 
   // Entity tagging: turn the text selected inside a customer message into a "start,end,LABEL" line.
   document.addEventListener("click", function (e) {
