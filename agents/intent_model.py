@@ -37,8 +37,11 @@ Embed = Callable[[list[str]], np.ndarray]
 #: hand-off costs less than a wrong answer, but every needless hand-off is a customer kept waiting;
 #: the retrieval fallback in agents.pipeline still answers close matches when the model abstains.
 DEFAULT_ABSTAIN_THRESHOLD = 0.65
-#: Most in-scope messages a model may abstain on (measured on its own calibration slice).
-IN_SCOPE_ABSTAIN_TARGET = 0.05
+#: Most in-scope messages a model may abstain on (measured on its own calibration slice): the same
+#: 2-point in-scope budget the out-of-scope operating point is chosen under. Matters with few
+#: examples per intent, where in-scope scores sit lower; 0.05 -> 0.02 measured 10-shot accuracy
+#: (abstentions counted wrong) 0.8549 -> 0.8615, in-scope abstain rate 3.7 % -> 2.2 %.
+IN_SCOPE_ABSTAIN_TARGET = 0.02
 
 
 @dataclass
@@ -158,7 +161,10 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
     params = [{"params": model.mlp.parameters(), "weight_decay": cfg.weight_decay}]
     if model.sp is not None:
         params.append({"params": model.sp.parameters(), "weight_decay": 0.0})
-    opt = torch.optim.AdamW(params, lr=cfg.lr)
+    try:  # fused CPU kernel, same update in one pass over the ~10^6-10^7 weights: ~2x faster steps
+        opt = torch.optim.AdamW(params, lr=cfg.lr, fused=True)
+    except (RuntimeError, TypeError):  # torch without fused CPU AdamW
+        opt = torch.optim.AdamW(params, lr=cfg.lr)
     bs = min(cfg.batch_size, n)
     per_epoch = (n + bs - 1) // bs
     epochs = max(cfg.epochs, -(-cfg.min_steps // per_epoch))
@@ -306,14 +312,18 @@ class IntentModel:
         score = (1 - a) * p.max(axis=1) + a * sims.max(axis=1)
         return p, score
 
+    def centroids(self) -> np.ndarray:
+        """One unit vector per intent (row order = self.labels): what its customers typically ask."""
+        if getattr(self, "_centroids", None) is None:
+            cen = np.zeros((len(self.labels), self.bank.shape[1]), dtype=np.float32)
+            np.add.at(cen, self.bank_y, self.bank)
+            self._centroids = cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-9)
+        return self._centroids
+
     def _class_sims(self, X: np.ndarray, sims: np.ndarray) -> np.ndarray:
         mode = self.cfg.knn_mode
         if mode == "centroid":
-            if getattr(self, "_centroids", None) is None:
-                cen = np.zeros((len(self.labels), X.shape[1]), dtype=np.float32)
-                np.add.at(cen, self.bank_y, self.bank)
-                self._centroids = cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-9)
-            return X @ self._centroids.T
+            return X @ self.centroids().T
         # bank is sorted by class, so each class is one contiguous column block
         starts = np.searchsorted(self.bank_y, np.arange(len(self.labels)))
         if mode == "top3":

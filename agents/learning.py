@@ -192,3 +192,13 @@ def predict_intent(text: str) -> tuple[IntentPrediction | None, int | None]:
     if model is None:
         return None, None
     return model.predict([text], embed=embed)[0], version.pk
+
+
+def intent_centroids(names: list[str]) -> dict[str, object]:
+    """The live model's centroid of each named intent's examples (the ranking's intent–article prior)."""
+    model = load_model(live_version(INTENT))
+    if model is None:
+        return {}
+    index = {name: i for i, name in enumerate(model.labels)}
+    matrix = model.centroids()
+    return {name: matrix[index[name]] for name in names if name in index}

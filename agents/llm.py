@@ -68,6 +68,13 @@ def generate(
     return None, info
 
 
+def warm_up() -> None:
+    """Import the SDK and build the client at process start: ~1 s on the first customer's answer otherwise."""
+    from openai.types.chat import ChatCompletionChunk  # noqa: F401  (the streaming path's models)
+
+    _client(settings.OPENAI_BASE_URL, settings.OPENAI_TIMEOUT)
+
+
 def _stream(messages: list[dict], on_token: Callable[[str], None] | None) -> str:
     client = _client(settings.OPENAI_BASE_URL, settings.OPENAI_TIMEOUT)
     stream = client.chat.completions.create(

@@ -98,3 +98,19 @@ class AppliedSignal(models.Model):
 
     def __str__(self) -> str:
         return f"outcome {self.outcome_id}"
+
+
+class EscalationStat(models.Model):
+    """Outcomes of AI answers given in one kind of situation: the escalation policy's state.
+
+    key is "<feature>:<value>", e.g. "expected:7" (the ranking's expected-success bucket),
+    "intent:card_arrival", "frustration:high", "value:high", "repeat:yes", "area:billing", "all:".
+    """
+
+    key = models.CharField(max_length=140, unique=True)
+    successes = models.FloatField(default=0)
+    failures = models.FloatField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.successes:.1f}/{self.failures:.1f}"

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from agents import ranking
+from agents import escalation, ranking
 from agents.actions import add_intent_example
 from agents.models import ExampleSource
 from inbox import actions as inbox
@@ -35,18 +35,24 @@ def apply_outcome(outcome_id: int) -> bool:
         return False
     trace = reply.trace or {}
     chosen = (trace.get("chosen") or {}).get("article_id")
+    # The bandit shares the outcome among the intents that made the choice; an example is
+    # confirmed only for the intent that explains most of it (older traces: the predicted one).
+    intent = trace["credited_intent"] if "credited_intent" in trace else trace.get("intent")
+    confidence = trace["credited_confidence"] if "credited_intent" in trace else trace.get("confidence", 0)
+    credit = trace.get("credit", {intent: 1.0} if intent else {})
     applied = ranking.apply_signal(
-        outcome_id=outcome.pk, customer_id=outcome.conversation.customer_id, intent=trace.get("intent") or "",
+        outcome_id=outcome.pk, customer_id=outcome.conversation.customer_id, credit=credit,
         article_id=chosen, segs=trace.get("segments", []), reward=outcome.reward,
     )
-    if applied and outcome.kind in CONFIRMING and trace.get("intent") and (
-        trace.get("confidence", 0) >= CONFIRM_MIN_CONFIDENCE
-    ):
+    policy = trace.get("escalation") or {}
+    if applied == "applied" and policy.get("keys"):
+        escalation.learn(policy["keys"], outcome.reward, reason=(outcome.value or {}).get("reason"))
+    if applied == "applied" and outcome.kind in CONFIRMING and intent and confidence >= CONFIRM_MIN_CONFIDENCE:
         question = Message.objects.filter(pk=trace.get("replying_to")).first()
         if question is not None:
-            add_intent_example(trace["intent"], question.body, source=ExampleSource.CONFIRMED_OUTCOME,
+            add_intent_example(intent, question.body, source=ExampleSource.CONFIRMED_OUTCOME,
                                message=question, customer=outcome.conversation.customer)
-    return applied
+    return applied == "applied"
 
 
 def close_resolution_windows(now=None) -> int:

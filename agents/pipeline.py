@@ -7,17 +7,22 @@ what outcome signals attach to later and what agents read in the inbox.
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlparse
 
+import numpy as np
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from agents import learning, llm, outcomes, ranking
+from agents import escalation, learning, llm, outcomes, ranking
 from agents.entities import Catalog, extract_entities
 from agents.models import Intent
 from agents.sentiment import frustration_score
@@ -65,6 +70,11 @@ class Plan:
     hits: list[Hit] = field(default_factory=list)
     ranking: list[dict] = field(default_factory=list)
     chosen: Hit | None = None
+    expected: float = 0.0
+    credited_intent: str | None = None
+    credited_confidence: float = 0.0
+    credit: dict[str, float] = field(default_factory=dict)
+    judgement: escalation.Judgement | None = None
 
 
 # ---------------------------------------------------------------- enrich
@@ -115,17 +125,14 @@ def catalog() -> Catalog:
 # ---------------------------------------------------------------- understand
 
 
-def understand(text: str) -> Understanding:
+def understand(text: str, *, entities: bool = True) -> Understanding:
+    """Intent, frustration and (unless entities=False: the caller extracts them itself) entities."""
     prediction, version = learning.predict_intent(text)
-    entities = [
-        {"start": e.start, "end": e.end, "label": e.label, "text": e.text, "value": e.value}
-        for e in extract_entities(text, catalog(), now=timezone.now())
-    ]
     return Understanding(
         intent=prediction.intent if prediction else None,
         confidence=float(prediction.confidence) if prediction else 0.0,
         top=[(name, round(float(p), 4)) for name, p in (prediction.top if prediction else [])],
-        entities=entities,
+        entities=_entities_soon(text).result() if entities else [],
         frustration=round(frustration_score(text), 3),
         model_version=version,
     )
@@ -142,6 +149,12 @@ def _asked_to_clarify(conversation: Conversation) -> bool:
     return conversation.messages.filter(sender_kind=SenderKind.AI, trace__decision="clarify").exists()
 
 
+def _can_clarify(conversation: Conversation, u: Understanding, context: dict) -> bool:
+    """Ask once, when the model abstains between candidates, before giving up on the customer."""
+    return (u.intent is None and len(u.top) >= 2 and context.get("allow_clarify", True)
+            and not _asked_to_clarify(conversation))
+
+
 def _not_helpful(conversation: Conversation) -> int:
     return conversation.outcomes.filter(kind=OutcomeKind.NOT_HELPFUL).count()
 
@@ -156,44 +169,71 @@ def decide(conversation: Conversation, text: str, u: Understanding, context: dic
         return Plan("handoff", f"intent {u.intent} is marked human-only", EscalationReason.POLICY_EXCEPTION)
     if _ai_attempts(conversation) >= MAX_AI_ATTEMPTS or _not_helpful(conversation) >= 2:
         return Plan("handoff", "the AI already answered twice without resolving", EscalationReason.MISSING_KNOWLEDGE)
-    if u.intent is None:
-        # The intent model abstains (or has not learned enough yet). A passage that matches the
-        # question closely is still worth answering with; otherwise ask once, then hand off.
-        plan = retrieve(text, u, context, rng)
-        best = max((h.similarity or 0 for h in plan.hits), default=0)
-        if plan.decision == "answer" and best >= settings.ANSWER_WITHOUT_INTENT_SIMILARITY:
-            plan.why = f"no confident intent, but “{plan.chosen.title}” matches the question ({best:.2f})"
-            return plan
-        if not _asked_to_clarify(conversation) and len(u.top) >= 2 and context.get("allow_clarify", True):
-            return Plan("clarify", "intent below the abstention threshold: asking one clarifying question")
-        return Plan("handoff", f"intent unclear (best {u.top[0][0] if u.top else '—'} at {u.confidence:.2f})",
-                    EscalationReason.LOW_CONFIDENCE, hits=plan.hits)
-    return retrieve(text, u, context, rng)
+    plan = retrieve(text, u, context, rng)
+    if plan.decision != "answer":
+        if _can_clarify(conversation, u, context):
+            return Plan("clarify", "no confident intent and no matching passage: asking one clarifying question",
+                        hits=plan.hits)
+        return plan
+    # The learned escalation policy: answer only when this kind of answer, in this kind of
+    # situation, has a fair chance of resolving the conversation.
+    plan.judgement = escalation.judge(escalation.situation(
+        expected=plan.expected, intent=plan.credited_intent or u.intent, frustration=u.frustration, context=context,
+        repeat=conversation.follow_up_of_id is not None,
+    ))
+    if plan.judgement.answer:
+        plan.why = f"{plan.why}; {plan.judgement.why()}"
+        return plan
+    if _can_clarify(conversation, u, context):
+        return Plan("clarify", f"intent unclear and {plan.judgement.why()}: asking one clarifying question",
+                    hits=plan.hits, judgement=plan.judgement)
+    return Plan("handoff", f"handing off early: {plan.judgement.why()}", plan.judgement.reason, hits=plan.hits,
+                ranking=plan.ranking, judgement=plan.judgement)
 
 
 def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> Plan:
     hits = search(text, k=6, vector=u.vector, area=context.get("area"))
     known = {h.article_id for h in hits}
-    extra = [a for a in ranking.proven_articles(u.intent) if a not in known] if u.intent else []
+    likely = [name for name, p in u.top if p >= ranking.CREDIT_MIN_PROBABILITY]
+    extra = [a for a in ranking.proven_articles(likely) if a not in known]
     if extra:
         hits += _best_chunks(extra, u.vector)
     if not hits or max((h.similarity or 0) for h in hits) < MIN_SIMILARITY and not extra:
-        return Plan("handoff", "no passage in the knowledge base matches the question",
-                    EscalationReason.MISSING_KNOWLEDGE, hits=hits)
-    scored = ranking.score(u.intent or "", [h.article_id for h in hits], context, rng)
-    by_article = {h.article_id: h for h in hits}
+        # Knowledge is missing only if we know what was asked; otherwise we did not understand.
+        reason = EscalationReason.MISSING_KNOWLEDGE if u.intent else EscalationReason.LOW_CONFIDENCE
+        return Plan("handoff", "no passage in the knowledge base matches the question", reason, hits=hits)
+    affinity, similarity = _affinity(u, hits)
+    choice = ranking.choose(u.top, [h.article_id for h in hits], context, rng, affinity=affinity,
+                            similarity=similarity)
     ranking_trace = [
-        {"article_id": s.article_id, "prior": round(s.prior, 3), "successes": s.successes, "failures": s.failures,
-         "level": s.level, "sample": round(s.sample, 3), "failing": s.failing}
-        for s in scored
+        {"article_id": row["article_id"], "expected": round(row["expected"], 4), "prior": round(row["prior"], 3),
+         "by_intent": {name: round(v, 4) for name, v in row["parts"].items()}}
+        for row in choice.table
     ]
-    usable = [s for s in scored if not s.failing]
-    if not usable:
-        return Plan("handoff", "every candidate article has kept failing for this intent",
-                    EscalationReason.MISSING_KNOWLEDGE, hits=hits, ranking=ranking_trace)
-    best = by_article[usable[0].article_id]
-    why = f"intent {u.intent} ({u.confidence:.2f}); “{best.title}” chosen ({usable[0].level} level)"
-    return Plan("answer", why, hits=hits, ranking=ranking_trace, chosen=best)
+    best = next(h for h in hits if h.article_id == choice.article_id)
+    basis = f"intent {choice.credited_intent} ({choice.credited_confidence:.2f})" if choice.credited_intent else (
+        "search order (no confident intent)")
+    why = f"“{best.title}” chosen on {basis}, expected to resolve {choice.expected:.2f}"
+    return Plan("answer", why, hits=hits, ranking=ranking_trace, chosen=best, expected=choice.expected,
+                credited_intent=choice.credited_intent, credited_confidence=choice.credited_confidence,
+                credit=choice.credit)
+
+
+def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
+    """Cosine of each candidate's passage to each likely intent's centroid, and to the question."""
+    vectors = {cid: np.asarray(v, dtype=np.float32) for cid, v in
+               Chunk.objects.filter(pk__in=[h.chunk_id for h in hits]).values_list("id", "embedding")}
+
+    def closeness(target) -> dict[int, float]:
+        sims: dict[int, float] = {}
+        for h in hits:
+            if h.chunk_id in vectors:
+                sims[h.article_id] = max(float(np.dot(target, vectors[h.chunk_id])), sims.get(h.article_id, -1.0))
+        return sims
+
+    centroids = learning.intent_centroids([name for name, p in u.top if p > 0.01])
+    question = closeness(u.vector) if u.vector is not None else {}
+    return {name: closeness(centroid) for name, centroid in centroids.items()}, question
 
 
 def _best_chunks(article_ids: list[int], vector) -> list[Hit]:
@@ -264,21 +304,29 @@ def handoff_notice(reason: str, site_hours: str) -> str:
 def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True) -> Message | None:
     """Answer one customer message (the Celery task's body)."""
     started = time.perf_counter()
-    conversation = Conversation.objects.select_related("customer__site", "account").get(pk=conversation_id)
-    message = Message.objects.get(pk=message_id, conversation=conversation)
+    # One query: the message, its conversation (customer, site, account), whether the customer has
+    # written since and whether anything came before it.
+    later = Message.objects.filter(conversation_id=OuterRef("conversation_id"), sender_kind=SenderKind.CUSTOMER,
+                                   id__gt=OuterRef("pk"))
+    before = Message.objects.filter(conversation_id=OuterRef("conversation_id"), id__lt=OuterRef("pk"))
+    message = (Message.objects.select_related("conversation__customer__site", "conversation__account")
+               .annotate(newer=Exists(later), earlier=Exists(before))
+               .get(pk=message_id, conversation_id=conversation_id))
+    conversation = message.conversation
     if conversation.needs_human or conversation.is_spam:
         return None
-    newer = conversation.messages.filter(sender_kind=SenderKind.CUSTOMER, id__gt=message.pk).exists()
-    if newer:
+    if message.newer:
         return None  # the customer kept typing; answer the latest message instead
     text = message.body
+    # Nothing in decide() needs the entities: they are extracted on a helper thread meanwhile
+    # (spaCy overlaps the encoder and the database waits) and joined before anything is written.
+    entities = _entities_soon(text)
     context = {**enrich(conversation), "allow_clarify": allow_clarify}
     vector = embed_one(text)
-    if conversation.follow_up_of_id is None and not conversation.messages.filter(id__lt=message.pk).exists():
+    if conversation.follow_up_of_id is None and not message.earlier:
         outcomes.detect_follow_up(conversation, vector)
-    u = understand(text)
+    u = understand(text, entities=False)
     u.vector = vector
-    inbox.update_understanding(message, entities=u.entities, frustration=u.frustration)
     rng = random.Random(message.pk)
     plan = decide(conversation, text, u, context, rng)
     trace = {
@@ -294,17 +342,30 @@ def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True
                        "score": round(h.score, 5), "similarity": None if h.similarity is None else round(h.similarity, 4)}
                       for h in plan.hits],
         "ranking": plan.ranking,
+        "expected_success": round(plan.expected, 4),
+        "credited_intent": plan.credited_intent,
+        "credited_confidence": round(plan.credited_confidence, 4),
+        "credit": {name: round(share, 4) for name, share in plan.credit.items()},
+        "escalation": plan.judgement.as_trace() if plan.judgement else None,
         "model_versions": {"intent": u.model_version, "embedding": settings.EMBEDDING_BACKEND},
         "learning": settings.LEARNING_ENABLED,
         "replying_to": message.pk,
     }
+
+    def understood() -> None:
+        """Join the entities, then store what was understood about the customer's message."""
+        u.entities = trace["entities"] = entities.result()
+        inbox.update_understanding(message, entities=u.entities, frustration=u.frustration)
+
     if plan.decision == "handoff":
+        understood()
         trace["handoff_reason"] = plan.reason
         site_hours = conversation.customer.site.business_hours if conversation.customer.site else ""
         inbox.hand_off(conversation, plan.reason, note=plan.why, customer_notice=handoff_notice(plan.reason, site_hours),
                        trace=trace, intent=u.intent, confidence=u.confidence)
         return None
     if plan.decision == "clarify":
+        understood()
         return inbox.post_ai_reply(conversation, clarifying_question(u), trace=trace, intent=u.intent,
                                    confidence=u.confidence)
     hit = plan.chosen
@@ -312,6 +373,7 @@ def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True
     trace["citations"] = citations([hit])
     body, info = None, {"used": False}
     if llm.enabled():
+        # The LLM request goes out as soon as the decision is made; storing the understanding waits.
         passages = [{"title": h.title, "heading": h.heading, "text": h.text} for h in [hit, *[
             h for h in plan.hits if h.article_id != hit.article_id][:2]]]
         stream_id = f"s{message.pk}"
@@ -321,12 +383,37 @@ def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True
             on_token=lambda delta: send_now(group, {"type": "token", "stream_id": stream_id, "delta": delta}),
         )
         trace["stream_id"] = stream_id
+    understood()
     trace["composer"] = "llm" if body else "extractive"
     trace["llm"] = info
     if body is None:
         body = extractive_answer(hit, context)
     trace["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return inbox.post_ai_reply(conversation, body, trace=trace, intent=u.intent, confidence=u.confidence)
+
+
+_helpers: dict = {}  # per process (a forked worker must not inherit its parent's threads)
+_helpers_lock = threading.Lock()
+
+
+def _helper(name: str, make):
+    key = (name, os.getpid())
+    if key not in _helpers:
+        with _helpers_lock:
+            if key not in _helpers:
+                _helpers[key] = make()
+    return _helpers[key]
+
+
+def _entities_soon(text: str) -> Future:
+    """extract_entities on the process's one entity thread (spaCy is used by one thread at a time)."""
+    cat, now = catalog(), timezone.now()  # the catalogue's database read stays on the caller's thread
+
+    def run() -> list[dict]:
+        return [{"start": e.start, "end": e.end, "label": e.label, "text": e.text, "value": e.value}
+                for e in extract_entities(text, cat, now=now)]
+
+    return _helper("entities", lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="entities")).submit(run)
 
 
 def _account_facts(context: dict) -> str:
@@ -363,7 +450,10 @@ def warm_up() -> None:
 
     try:
         embed_one("warm up")
-        extract_entities("warm up on 3 May at 5pm", catalog())
+        _entities_soon("warm up on 3 May at 5pm").result()  # spaCy, dateparser, the catalogue, the thread
         learning.predict_intent("warm up")
+        frustration_score("warm up: this is not working!!")  # VADER's lexicon loads on first use
+        if llm.enabled():
+            llm.warm_up()
     except Exception:  # a fresh database without tables must not stop the worker from starting
         logging.getLogger(__name__).warning("warm-up skipped", exc_info=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,9 +19,13 @@ from django.db.models import F
 
 from agents.models import AppliedSignal, ArticleStat
 
-# The prior is worth 16 observations: without evidence search order wins ~97% of the time,
-# yet a handful of outcomes is enough to overturn it.
-PRIOR_STRENGTH = 16.0
+# The prior is worth 4 observations: without evidence search order decides (nothing is sampled),
+# and a handful of outcomes is enough to overturn it.
+PRIOR_STRENGTH = 4.0
+AFFINITY_TEMPERATURE = 0.05
+AFFINITY_WEIGHT = 0.7  # how much the intent–article affinity outweighs search order in the prior
+QUESTION_WEIGHT = 0.75  # dense closeness to the question vs. hybrid search order, before any learning
+RIVAL_DISCOUNT = 0.5  # an untried article is less likely to be right once another one proved it resolves
 PRIOR_DECAY = 0.7  # prior mean 0.5 for search's first pick, 0.25 for the second, 0.12 for the third
 MIN_SEGMENT_EVIDENCE = 6.0
 CUSTOMER_CAP = 3  # signals one customer may add for one article: nobody steers the ranking alone
@@ -60,30 +64,69 @@ def segments(context: dict) -> list[str]:
     return out
 
 
-def _stats(intent: str, article_ids: list[int], segs: list[str]) -> dict[tuple[int, str], ArticleStat]:
-    rows = ArticleStat.objects.filter(intent=intent, article_id__in=article_ids, segment__in=["", *segs])
-    return {(row.article_id, row.segment): row for row in rows}
+def _stats(intents: list[str], article_ids: list[int], segs: list[str]) -> dict[tuple[str, int, str], ArticleStat]:
+    rows = ArticleStat.objects.filter(intent__in=intents, article_id__in=article_ids, segment__in=["", *segs])
+    return {(row.intent, row.article_id, row.segment): row for row in rows}
 
 
-def proven_articles(intent: str, limit: int = 3) -> list[int]:
-    """Articles that have resolved this intent before, best first: candidates even if search missed them."""
-    rows = ArticleStat.objects.filter(intent=intent, segment="", successes__gt=0).order_by(
+def proven_articles(intents: list[str], limit: int = 3) -> list[int]:
+    """Articles that have resolved these intents before, best first: candidates even if search missed them."""
+    if not intents:
+        return []
+    rows = ArticleStat.objects.filter(intent__in=intents, segment="", successes__gt=0).order_by(
         (F("failures") - F("successes")).asc()
-    )[:limit]
-    return [row.article_id for row in rows]
+    )[: limit * len(intents)]
+    return list(dict.fromkeys(row.article_id for row in rows))
 
 
-def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random.Random) -> list[Scored]:
-    """Thompson-sample each candidate article; index in `ranked_article_ids` is its retrieval rank."""
+def search_prior(rank: int) -> float:
+    return 0.5 * math.exp(-PRIOR_DECAY * rank)
+
+
+def affinity_priors(affinity: dict[int, float]) -> dict[int, float]:
+    """P(this article answers the intent), from how close it is to what the intent's customers ask.
+
+    A softmax over the candidates' cosine to the intent's centroid: the article nearest to an
+    intent's typical question is its likely answer, before any outcome says so.
+    """
+    if not affinity:
+        return {}
+    top = max(affinity.values())
+    weights = {a: math.exp((sim - top) / AFFINITY_TEMPERATURE) for a, sim in affinity.items()}
+    total = sum(weights.values())
+    return {a: w / total for a, w in weights.items()}
+
+
+def query_priors(ranked_article_ids: list[int], similarity: dict[int, float] | None) -> dict[int, float]:
+    """P(this article answers the question) before any learning: search order, and how close each
+    candidate is to the question itself (a softmax over cosines), weighted to the latter."""
+    fit = affinity_priors(similarity or {})
+    return {a: (1 - QUESTION_WEIGHT) * search_prior(rank) + QUESTION_WEIGHT * 0.9 * fit[a] if a in fit else search_prior(rank)
+            for rank, a in enumerate(ranked_article_ids)}
+
+
+def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random.Random,
+          stats: dict | None = None, affinity: dict[int, float] | None = None,
+          priors: dict[int, float] | None = None) -> list[Scored]:
+    """Thompson-sample each candidate article; index in `ranked_article_ids` is its retrieval rank.
+
+    The prior is the question's own (search order, or `priors`), blended with the intent–article
+    affinity when the intent is known. Only pairs with evidence are sampled: an untried pair
+    keeps its prior, so noise never pushes a customer onto a random answer.
+    """
     segs = segments(context)
-    # Without an intent there is no bandit to consult: outcomes are only kept per intent.
-    stats = _stats(intent, ranked_article_ids, segs) if settings.LEARNING_ENABLED and intent else {}
+    if stats is None:
+        # Without an intent there is no bandit to consult: outcomes are only kept per intent.
+        stats = _stats([intent], ranked_article_ids, segs) if settings.LEARNING_ENABLED and intent else {}
+    fit = affinity_priors(affinity or {})
     out = []
     for rank, article_id in enumerate(ranked_article_ids):
-        prior = 0.5 * math.exp(-PRIOR_DECAY * rank)
-        chosen, level = stats.get((article_id, "")), "intent"
+        prior = priors[article_id] if priors and article_id in priors else search_prior(rank)
+        if article_id in fit:
+            prior = AFFINITY_WEIGHT * 0.9 * fit[article_id] + (1 - AFFINITY_WEIGHT) * prior
+        chosen, level = stats.get((intent, article_id, "")), "intent"
         for seg in segs:  # the finest level with enough evidence wins
-            row = stats.get((article_id, seg))
+            row = stats.get((intent, article_id, seg))
             if row and row.successes + row.failures >= MIN_SEGMENT_EVIDENCE:
                 chosen, level = row, seg
         s, f = (chosen.successes, chosen.failures) if chosen else (0.0, 0.0)
@@ -91,7 +134,12 @@ def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random
     if any(x.level != "prior" for x in out):
         # Explore only once this intent has evidence: with none at all, search order is the
         # best guess there is, and a customer should not get a random second-best answer.
+        proven = max(x.mean for x in out if x.level != "prior")
         for x in out:
+            if x.level == "prior":
+                x.prior *= 1 - RIVAL_DISCOUNT * proven
+                x.sample = x.prior
+                continue
             a = x.prior * PRIOR_STRENGTH + x.successes
             b = (1 - x.prior) * PRIOR_STRENGTH + x.failures
             x.sample = rng.betavariate(a, b)
@@ -99,13 +147,80 @@ def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random
     return out
 
 
-def apply_signal(*, outcome_id: int, customer_id: int | None, intent: str, article_id: int | None,
-                 segs: list[str], reward: float) -> bool:
-    """Apply one outcome to the statistics, exactly once, within the customer's influence cap."""
+@dataclass
+class Choice:
+    """The article with the highest expected chance of resolving, over the intents the model sees."""
+
+    article_id: int
+    expected: float  # Σ P(intent) · P(article resolves | intent) + P(no known intent) · retrieval prior
+    credited_intent: str | None  # the intent whose evidence made the choice; outcomes are credited to it
+    credited_confidence: float
+    table: list[dict]
+    credit: dict[str, float] = field(default_factory=dict)  # each intent's share of the expectation
+
+
+def _belief(s: Scored) -> float:
+    """The sampled chance this article resolves the intent; a failing pair is judged on its record."""
+    return s.successes / (s.successes + s.failures) if s.failing else s.sample
+
+
+CREDIT_MIN_PROBABILITY = 0.2  # below this an intent is a guess, and a guess must not be confirmed
+CREDIT_MIN_SHARE = 0.2  # an intent shares an outcome only if it made at least this part of the choice
+
+
+def choose(top: list[tuple[str, float]], ranked_article_ids: list[int], context: dict,
+           rng: random.Random, affinity: dict[str, dict[int, float]] | None = None,
+           similarity: dict[int, float] | None = None) -> Choice:
+    """Fuse the intent model's belief, the bandit's evidence and search order into one expectation.
+
+    An intent the model is sure of brings its proven article; an unsure model leaves the choice
+    to search; each (intent, article) pair is Thompson-sampled, so new articles get explored.
+    """
+    intents = [(name, p) for name, p in top if p > 0.01] if settings.LEARNING_ENABLED else []
+    stats = _stats([name for name, _ in intents], ranked_article_ids, segments(context)) if intents else {}
+    affinity = affinity or {}
+    priors = query_priors(ranked_article_ids, similarity)
+    scored = {name: {s.article_id: s for s in score(name, ranked_article_ids, context, rng, stats,
+                                                     affinity.get(name), priors)}
+              for name, _ in intents}
+    unknown = max(0.0, 1.0 - sum(p for _, p in intents))
+    table = []
+    for article_id in ranked_article_ids:
+        prior = priors[article_id]
+        parts = {name: p * _belief(scored[name][article_id]) for name, p in intents}
+        expected = sum(parts.values()) + unknown * prior
+        credited = max(parts, key=parts.get, default=None)
+        table.append({"article_id": article_id, "expected": expected, "prior": prior, "parts": parts,
+                      "credited": credited})
+    table.sort(key=lambda row: row["expected"], reverse=True)
+    best = table[0]
+    probability = dict(intents)
+    credited = best["credited"]
+    # Credit only an intent that is likely and explains most of the expectation: a success
+    # the search prior earned must not teach an unrelated intent that this article answers it.
+    if credited is not None and (probability[credited] < CREDIT_MIN_PROBABILITY
+                                 or best["parts"][credited] < 0.5 * best["expected"]):
+        credited = None
+    # Outcomes are shared out by responsibility (each intent's part of the expectation), so a
+    # failure still demotes the article for the intents that chose it, in proportion.
+    # One outcome counts once in all: shares are normalised over the intents that had a real part.
+    parts = {name: part for name, part in best["parts"].items() if part >= CREDIT_MIN_SHARE * best["expected"] > 0}
+    credit = {name: part / sum(parts.values()) for name, part in parts.items()}
+    return Choice(best["article_id"], best["expected"], credited, probability.get(credited, 0.0) if credited else 0.0,
+                  table, credit)
+
+
+def apply_signal(*, outcome_id: int, customer_id: int | None, credit: dict[str, float], article_id: int | None,
+                 segs: list[str], reward: float) -> str | None:
+    """Apply one outcome to the statistics, exactly once, within the customer's influence cap.
+
+    Returns None for a replay (or with learning off); "skipped" for a neutral signal, one about
+    no article, or one past this customer's cap; else "applied".
+    """
     if not settings.LEARNING_ENABLED:
-        return False
+        return None
     with transaction.atomic():
-        counted = article_id is not None and reward != 0 and bool(intent)
+        counted = article_id is not None and reward != 0
         if counted and customer_id is not None:
             already = AppliedSignal.objects.filter(customer_id=customer_id, article_id=article_id, counted=True).count()
             counted = already < CUSTOMER_CAP
@@ -114,12 +229,14 @@ def apply_signal(*, outcome_id: int, customer_id: int | None, intent: str, artic
                 AppliedSignal.objects.create(outcome_id=outcome_id, customer_id=customer_id, article_id=article_id,
                                              reward=reward, counted=counted)
         except IntegrityError:
-            return False  # a replay
+            return None  # a replay
         if not counted:
-            return False
-        for seg in ["", *segs]:
-            row, _ = ArticleStat.objects.get_or_create(intent=intent, article_id=article_id, segment=seg)
-            ArticleStat.objects.filter(pk=row.pk).update(
-                successes=F("successes") + max(reward, 0.0), failures=F("failures") + max(-reward, 0.0)
-            )
-    return True
+            return "skipped"
+        for intent, share in credit.items():  # without an intent there is no bandit arm to credit
+            for seg in ["", *segs]:
+                row, _ = ArticleStat.objects.get_or_create(intent=intent, article_id=article_id, segment=seg)
+                ArticleStat.objects.filter(pk=row.pk).update(
+                    successes=F("successes") + share * max(reward, 0.0),
+                    failures=F("failures") + share * max(-reward, 0.0),
+                )
+    return "applied"

@@ -155,8 +155,8 @@ LEARNING_ENABLED = env.bool("LEARNING_ENABLED", default=True)
 INLINE_TASKS = env.bool("INLINE_TASKS", default=False)
 BACKGROUND_TASKS = {"agents.tasks.refresh_intent_model_if_due"}  # with INLINE_TASKS: off the main thread
 BROADCAST_EVENTS = env.bool("BROADCAST_EVENTS", default=True)
-# With no confident intent, answer only when the best passage is at least this similar (cosine).
-ANSWER_WITHOUT_INTENT_SIMILARITY = env.float("ANSWER_WITHOUT_INTENT_SIMILARITY", default=0.55)
+# The escalation policy answers when the chance the answer resolves is at least this (agents/escalation.py).
+ESCALATION_MIN_SUCCESS = env.float("ESCALATION_MIN_SUCCESS", default=0.3)
 
 # --- the rest ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
