@@ -81,21 +81,16 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_hello(self, frame):
         user = frame.get("user") if isinstance(frame.get("user"), dict) else None
-        self.customer, verified = await database_sync_to_async(identity.identify)(
-            self.site, token=frame.get("visitor_token"), user=user
-        )
-        self.page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
-        self.page = {k: str(v)[:500] for k, v in list(self.page.items())[:20]}
-        self.conversation = await database_sync_to_async(self._current_conversation)()
+        page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
+        self.page = {k: str(v)[:500] for k, v in list(page.items())[:20]}
+        verified, token = await database_sync_to_async(self._identify)(frame.get("visitor_token"), user)
         if self.conversation is not None:
             await self._join()
-            if self.page:
-                await database_sync_to_async(actions.record_page_view)(self.conversation, self.page)
         after = frame.get("last_message_id") if isinstance(frame.get("last_message_id"), int) else 0
-        history = await database_sync_to_async(self._history)(after)
+        history = await database_sync_to_async(self._resume)(after)  # read after joining: nothing falls between
         await self.send_json({
             "type": "welcome",
-            "visitor_token": await database_sync_to_async(identity.visitor_token)(self.customer),
+            "visitor_token": token,
             "verified": verified,
             "name": self.customer.name.split(" ")[0] if verified else "",
             "conversation": self._conversation_json(),
@@ -103,26 +98,49 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             "business_hours": self.site.business_hours,
         })
 
+    def _identify(self, visitor_token, user) -> tuple[bool, str]:
+        """Who this is and the chat they have in progress: one thread hop (daphne has one sync thread)."""
+        self.customer, verified = identity.identify(self.site, token=visitor_token, user=user)
+        self.conversation = self._current_conversation()
+        return verified, identity.visitor_token(self.customer)
+
+    def _resume(self, after: int) -> list[dict]:
+        if self.conversation is not None and self.page:
+            actions.record_page_view(self.conversation, self.page)
+        return self._history(after)
+
     async def on_message(self, frame):
-        if await self._rate_limited():
+        client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else ""
+        # One thread hop for the whole frame (rate limit, persist, resume, serialise): each
+        # database_sync_to_async call is a queue slot on daphne's one sync thread, shared by every chat.
+        outcome = await database_sync_to_async(self._store_message)(frame.get("body"), client_id)
+        if outcome is None:
             return await self._error("rate_limited", "You're sending messages very fast; wait a few seconds.",
                                      client_id=frame.get("client_id"))
-        client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else ""
-        message, created = await database_sync_to_async(actions.post_customer_message)(
-            customer=self.customer, body=frame.get("body"), client_id=client_id,
-            conversation=self.conversation, page_context=self.page or None,
-        )
-        if self.conversation is None or self.conversation.pk != message.conversation_id:
-            self.conversation = await database_sync_to_async(Conversation.objects.get)(pk=message.conversation_id)
+        message_frame, created, joined = outcome
+        if joined:
             await self._join()
             # The worker may have answered before this socket joined the new conversation's
-            # group: send what was already written after the customer's message.
-            for missed in await database_sync_to_async(self._history)(message.pk):
-                await self.send_json({"type": "message", "message": missed})
+            # group: send what was already written after the customer's message (read after joining).
+            for m in await database_sync_to_async(self._history)(message_frame["id"]):
+                await self.send_json({"type": "message", "message": m})
         await self.send_json({"type": "ack", "client_id": client_id, "duplicate": not created,
-                              "message": await database_sync_to_async(message_json)(message)})
+                              "message": message_frame})
         if created and not self.conversation.needs_human:
             await self.send_json({"type": "typing", "sender": "ai"})
+
+    def _store_message(self, body, client_id: str):
+        """Rate limit, then persist (before anything else happens with the message); None when limited."""
+        if self._hit_rate_limit():
+            return None
+        message, created = actions.post_customer_message(
+            customer=self.customer, body=body, client_id=client_id,
+            conversation=self.conversation, page_context=self.page or None,
+        )
+        joined = self.conversation is None or self.conversation.pk != message.conversation_id
+        if joined:
+            self.conversation = Conversation.objects.get(pk=message.conversation_id)
+        return message_json(message), created, joined
 
     async def on_page(self, frame):
         page = frame.get("page") if isinstance(frame.get("page"), dict) else None
@@ -178,15 +196,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def _join(self):
         await self.channel_layer.group_add(events.conversation_group(self.conversation.pk), self.channel_name)
 
-    async def _rate_limited(self) -> bool:
+    def _hit_rate_limit(self) -> bool:
         limit, seconds = RATE_LIMIT
         key = f"widget-rate:{self.customer.pk}"
-
-        def hit():
-            cache.add(key, 0, timeout=seconds)
-            return cache.incr(key) > limit
-
-        return await database_sync_to_async(hit)()
+        cache.add(key, 0, timeout=seconds)
+        return cache.incr(key) > limit
 
     def _current_conversation(self) -> Conversation | None:
         """The chat still in progress (or resolved today, for its rating); otherwise a fresh start."""
