@@ -322,13 +322,17 @@ def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True
     # (spaCy overlaps the encoder and the database waits) and joined before anything is written.
     entities = _entities_soon(text)
     context = {**enrich(conversation), "allow_clarify": allow_clarify}
+    stages = {"loaded": _ms(started)}
     vector = embed_one(text)
+    stages["embedded"] = _ms(started)
     if conversation.follow_up_of_id is None and not message.earlier:
         outcomes.detect_follow_up(conversation, vector)
     u = understand(text, entities=False)
     u.vector = vector
+    stages["understood"] = _ms(started)
     rng = random.Random(message.pk)
     plan = decide(conversation, text, u, context, rng)
+    stages["decided"] = _ms(started)
     trace = {
         "decision": plan.decision,
         "why": plan.why,
@@ -350,6 +354,7 @@ def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True
         "model_versions": {"intent": u.model_version, "embedding": settings.EMBEDDING_BACKEND},
         "learning": settings.LEARNING_ENABLED,
         "replying_to": message.pk,
+        "stages_ms": stages,  # since the task started: where the reply's time goes
     }
 
     def understood() -> None:
@@ -378,10 +383,11 @@ def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True
             h for h in plan.hits if h.article_id != hit.article_id][:2]]]
         stream_id = f"s{message.pk}"
         group = conversation_group(conversation.pk)
-        body, info = llm.generate(
-            text, passages, _account_facts(context),
-            on_token=lambda delta: send_now(group, {"type": "token", "stream_id": stream_id, "delta": delta}),
-        )
+        def on_token(delta: str) -> None:
+            stages.setdefault("first_token", _ms(started))
+            send_now(group, {"type": "token", "stream_id": stream_id, "delta": delta})
+
+        body, info = llm.generate(text, passages, _account_facts(context), on_token=on_token)
         trace["stream_id"] = stream_id
     understood()
     trace["composer"] = "llm" if body else "extractive"
@@ -390,6 +396,10 @@ def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True
         body = extractive_answer(hit, context)
     trace["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return inbox.post_ai_reply(conversation, body, trace=trace, intent=u.intent, confidence=u.confidence)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
 
 
 _helpers: dict = {}  # per process (a forked worker must not inherit its parent's threads)
