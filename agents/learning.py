@@ -202,3 +202,18 @@ def intent_centroids(names: list[str]) -> dict[str, object]:
     index = {name: i for i, name in enumerate(model.labels)}
     matrix = model.centroids()
     return {name: matrix[index[name]] for name in names if name in index}
+
+
+def coverage() -> float:
+    """The share of defined intents the live model can name at all (it has examples of them).
+
+    Early on most intents have no examples yet; the model's probabilities are spread over the
+    ones it knows, so a question about any other intent would still get a confident wrong name.
+    The ranking weighs the model by this share and leaves the rest to search.
+    """
+    from agents.models import Intent
+
+    model = load_model(live_version(INTENT))
+    if model is None:
+        return 0.0
+    return min(1.0, len(model.labels) / max(1, Intent.objects.count()))

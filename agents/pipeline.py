@@ -203,8 +203,9 @@ def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> 
         reason = EscalationReason.MISSING_KNOWLEDGE if u.intent else EscalationReason.LOW_CONFIDENCE
         return Plan("handoff", "no passage in the knowledge base matches the question", reason, hits=hits)
     affinity, similarity = _affinity(u, hits)
-    choice = ranking.choose(u.top, [h.article_id for h in hits], context, rng, affinity=affinity,
-                            similarity=similarity)
+    share = learning.coverage() if u.top else 0.0
+    choice = ranking.choose([(name, p * share) for name, p in u.top], [h.article_id for h in hits], context, rng,
+                            affinity=affinity, similarity=similarity)
     ranking_trace = [
         {"article_id": row["article_id"], "expected": round(row["expected"], 4), "prior": round(row["prior"], 3),
          "by_intent": {name: round(v, 4) for name, v in row["parts"].items()}}

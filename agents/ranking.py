@@ -22,7 +22,7 @@ from agents.models import AppliedSignal, ArticleStat
 # The prior is worth 4 observations: without evidence search order decides (nothing is sampled),
 # and a handful of outcomes is enough to overturn it.
 PRIOR_STRENGTH = 4.0
-AFFINITY_TEMPERATURE = 0.05
+AFFINITY_TEMPERATURE = 0.1
 AFFINITY_WEIGHT = 0.7  # how much the intent–article affinity outweighs search order in the prior
 QUESTION_WEIGHT = 0.75  # dense closeness to the question vs. hybrid search order, before any learning
 RIVAL_DISCOUNT = 0.5  # an untried article is less likely to be right once another one proved it resolves
@@ -111,8 +111,8 @@ def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random
     """Thompson-sample each candidate article; index in `ranked_article_ids` is its retrieval rank.
 
     The prior is the question's own (search order, or `priors`), blended with the intent–article
-    affinity when the intent is known. Only pairs with evidence are sampled: an untried pair
-    keeps its prior, so noise never pushes a customer onto a random answer.
+    affinity when the intent is known. Once the intent has any evidence every pair is sampled,
+    untried ones from their prior: that is how a better article gets its chance.
     """
     segs = segments(context)
     if stats is None:
@@ -138,8 +138,6 @@ def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random
         for x in out:
             if x.level == "prior":
                 x.prior *= 1 - RIVAL_DISCOUNT * proven
-                x.sample = x.prior
-                continue
             a = x.prior * PRIOR_STRENGTH + x.successes
             b = (1 - x.prior) * PRIOR_STRENGTH + x.failures
             x.sample = rng.betavariate(a, b)
