@@ -98,6 +98,8 @@ from _common import ROOT, write  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from helpdesk.management.commands.up import child_env, web_command, worker_command  # noqa: E402
+
 SITE_KEY = "relaymark-demo-site"
 
 
@@ -116,10 +118,15 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def other_load() -> dict:
     """What else was running: the long learning simulation competes for the same 2 cores."""
     out = subprocess.run(["pgrep", "-f", "simulate_learning"], capture_output=True, text=True).stdout.split()
-    return {"loadavg_1_5_15": load_average(), "simulate_learning_running": bool(out), "cpus": os.cpu_count()}
+    return {"loadavg_1_5_15": load_average(), "uptime": uptime(), "simulate_learning_running": bool(out),
+            "cpus": os.cpu_count()}
 
 
 @contextlib.contextmanager
@@ -165,8 +172,11 @@ CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_t
 class Stack:
     """daphne (+ a Celery worker) on the throw-away database; stopped on exit, even on error."""
 
-    def __init__(self, *, worker: bool = True, concurrency: int = 2, extra_env: dict | None = None):
+    def __init__(self, *, worker: bool = True, concurrency: int = 2, extra_env: dict | None = None,
+                 root: Path | None = None, name: str = ""):
+        """root: run another checkout's code (a side-by-side comparison); name: its own queue and prefixes."""
         self.worker, self.concurrency, self.extra_env = worker, concurrency, extra_env or {}
+        self.root, self.prefix = Path(root or ROOT), f"{PREFIX}-{name}" if name else PREFIX
         self.port = free_port()
         self.procs: dict[str, subprocess.Popen] = {}
         self.logdir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-"))
@@ -174,34 +184,30 @@ class Stack:
     def env(self) -> dict:
         parts = urlsplit(os.environ["DATABASE_URL"])
         url = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
-        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1",
-               "CHANNEL_PREFIX": PREFIX, "CACHE_PREFIX": PREFIX, "CELERY_QUEUE": PREFIX,
-               "OPENAI_BASE_URL": "", "OPENAI_MODEL": ""}
+        env = child_env({**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL,
+                         "CHANNEL_PREFIX": self.prefix, "CACHE_PREFIX": self.prefix, "CELERY_QUEUE": self.prefix,
+                         "OPENAI_BASE_URL": "", "OPENAI_MODEL": ""})
         if not STOCK_SETTINGS:
             module = f"bench_settings_{os.getpid()}"
             (self.logdir / f"{module}.py").write_text(SETTINGS_FIX)
             env["DJANGO_SETTINGS_MODULE"] = module
-            env["PYTHONPATH"] = os.pathsep.join([str(self.logdir), str(ROOT)])
+            env["PYTHONPATH"] = os.pathsep.join([str(self.logdir), str(self.root)])
         env.update(self.extra_env)
         env.update(CHILD_ENV)
         return env
 
     def _start(self, name: str, cmd: list[str]) -> None:
         log = open(self.logdir / f"{name}.log", "w")
-        self.procs[name] = subprocess.Popen(cmd, env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        self.procs[name] = subprocess.Popen(cmd, env=self.env(), cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
                                             preexec_fn=_die_with_parent)
 
     def __enter__(self):
         from helpdesk.embedded import wait_for_port
 
-        py = sys.executable
-        try:
-            self._start("daphne", [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                   "helpdesk.asgi:application"])
+        try:  # the same commands and environment defaults as `manage.py up`
+            self._start("daphne", web_command("127.0.0.1", self.port))
             if self.worker:
-                self._start("worker", [py, "-m", "celery", "-A", "helpdesk", "worker", "-l", "warning",
-                                       "--concurrency", str(self.concurrency), "-Q", PREFIX,
-                                       "-n", f"{PREFIX}@%h"])
+                self._start("worker", worker_command(self.concurrency, self.prefix, f"{self.prefix}@%h"))
             if not wait_for_port(self.port, "127.0.0.1", timeout=90):
                 raise RuntimeError(f"daphne did not start; see {self.logdir}/daphne.log")
         except BaseException:
@@ -211,6 +217,20 @@ class Stack:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by daphne and by the worker (its pool children included)."""
+        import psutil
+
+        out = {}
+        for name, proc in self.procs.items():
+            try:
+                root = psutil.Process(proc.pid)
+                procs = [root, *root.children(recursive=True)]
+                out[name] = sum(sum(p.cpu_times()[:2]) for p in procs if p.is_running())
+            except psutil.Error:
+                out[name] = 0.0
+        return out
 
     def check(self) -> None:
         for name, proc in self.procs.items():
@@ -399,8 +419,11 @@ async def one_chat(port: int, questions: list[str], results: list[dict], level: 
     ws = await widget_hello(port)
     try:
         for i, q in enumerate(questions):
-            if i and think[1] > 0:
-                await asyncio.sleep(rng.uniform(*think))
+            if think[1] > 0:
+                # With think time, chats also arrive spread out: a visitor's first question comes
+                # uniform(0, max think) after the widget opens, not all 20 in the same millisecond
+                # (that burst is what the closed-loop levels measure).
+                await asyncio.sleep(rng.uniform(*think) if i else rng.uniform(0, think[1]))
             kind, ms, frame = await ask(ws, q)
             results.append({"level": level, "turn": i + 1, "kind": kind, "ms": ms,
                             "message_id": frame.get("message", {}).get("id"),
@@ -427,32 +450,41 @@ async def run_level(port: int, level: int, chats: int, rng: random.Random, pool:
     return results
 
 
-async def drive(stack: Stack) -> dict:
-    rng = random.Random(11)
+async def drive(stacks: dict[str, Stack]) -> dict[str, dict]:
+    """Every level on every stack in turn (same questions for each), so variants share the load."""
     pool = demo_questions()
-    # Warm up: the worker processes load the encoder and models; daphne's thread pool fills.
-    t0 = time.perf_counter()
-    ws = await widget_hello(stack.port)
-    kind, ms, _ = await ask(ws, "How do I change my plan?", timeout=240)
-    await ws.close()
-    print(f"first reply after worker start: {kind} in {ms:.0f} ms ({time.perf_counter() - t0:.0f} s total)",
-          file=sys.stderr)
-    await run_level(stack.port, 1, 4, rng, pool)
-    await run_level(stack.port, 10, 10, rng, pool)
-    levels = {}
+    rngs = {name: random.Random(11) for name in stacks}
+    for name, stack in stacks.items():
+        # Warm up: the worker processes load the encoder and models; daphne's thread pool fills.
+        t0 = time.perf_counter()
+        ws = await widget_hello(stack.port)
+        kind, ms, _ = await ask(ws, "How do I change my plan?", timeout=240)
+        await ws.close()
+        print(f"[{name}] first reply after worker start: {kind} in {ms:.0f} ms "
+              f"({time.perf_counter() - t0:.0f} s total)", file=sys.stderr)
+        await run_level(stack.port, 1, 4, rngs[name], pool)
+        await run_level(stack.port, 10, 10, rngs[name], pool)
+    out: dict[str, dict] = {name: {} for name in stacks}
     plan = [(str(level), level, (0.0, 0.0)) for level in LEVELS]
     plan += [(f"{level}_think", level, THINK_S) for level in THINK_LEVELS]
     for key, level, think in plan:
-        stack.check()
-        chats = max(2 * level, 15)
-        started = time.perf_counter()
-        rows = await run_level(stack.port, level, chats, rng, pool, think)
-        wall = time.perf_counter() - started
-        levels[key] = {"rows": rows, "wall_s": wall, "load": load_average(), "think_s": think}
-        done = [r for r in rows if r["kind"] in ("answer", "clarify", "handoff")]
-        print(f"level {level}: {len(rows)} questions in {wall:.1f} s "
-              f"({len(done) / wall:.1f} replies/s), loadavg {load_average()}", file=sys.stderr)
-    return levels
+        for name, stack in stacks.items():
+            stack.check()
+            chats = max(2 * level, 15)
+            cpu0 = stack.cpu_seconds()
+            started = time.perf_counter()
+            rows = await run_level(stack.port, level, chats, rngs[name], pool, think)
+            wall = time.perf_counter() - started
+            cpu1 = stack.cpu_seconds()
+            done = [r for r in rows if r["kind"] in ("answer", "clarify", "handoff")]
+            out[name][key] = {"rows": rows, "wall_s": wall, "load": load_average(), "uptime": uptime(),
+                              "think_s": think,
+                              "cpu_ms_per_reply": {p: round((cpu1[p] - cpu0.get(p, 0)) * 1000 / max(1, len(done)), 1)
+                                                   for p in cpu1}}
+            print(f"[{name}] level {key}: {len(rows)} questions in {wall:.1f} s "
+                  f"({len(done) / wall:.1f} replies/s), cpu ms/reply {out[name][key]['cpu_ms_per_reply']}, "
+                  f"{uptime()}", file=sys.stderr)
+    return out
 
 
 def lost_replies(rows: list[dict]) -> list[dict]:
@@ -483,49 +515,89 @@ def server_side(message_ids: list[int]) -> dict:
         out[kind] = {"customer_commit_to_reply_commit_ms": summary(gaps)}
         if kind == "ai":
             out[kind]["pipeline_latency_ms"] = summary([t["latency_ms"] for t, _ in rows if "latency_ms" in t])
+        out[kind]["stages_ms"] = stage_summary([t for t, _ in rows])
     return out
+
+
+def stage_summary(traces: list[dict]) -> dict:
+    """p50/p95 of the pipeline's own stage stamps (ms since the task started), where traces carry them."""
+    stamps: dict[str, list[float]] = {}
+    for t in traces:
+        for stage, ms in (t.get("stages_ms") or {}).items():
+            stamps.setdefault(stage, []).append(ms)
+    return {stage: {"p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "n": len(v)} for stage, v in stamps.items()}
+
+
+def level_summary(data: dict) -> dict:
+    rows = data["rows"]
+    by_kind = {k: [r["ms"] for r in rows if r["kind"] == k] for k in ("answer", "clarify", "handoff", "timeout", "error")}
+    replies = by_kind["answer"] + by_kind["clarify"] + by_kind["handoff"]
+    return {
+        "answers": summary(by_kind["answer"]),
+        "answers_and_clarify": summary(by_kind["answer"] + by_kind["clarify"]),
+        "handoffs": summary(by_kind["handoff"]),
+        "all_replies": summary(replies),
+        "first_turn_answers": summary([r["ms"] for r in rows if r["kind"] == "answer" and r["turn"] == 1]),
+        "counts": {k: len(v) for k, v in by_kind.items()},
+        "wall_s": round(data["wall_s"], 1), "replies_per_s": round(len(replies) / data["wall_s"], 2),
+        "loadavg_after": data["load"], "uptime_after": data["uptime"], "think_s": data["think_s"],
+        "cpu_ms_per_reply": data["cpu_ms_per_reply"],
+        "lost_replies": lost_replies([r for r in rows if r["kind"] == "timeout"]),
+        "server_side": server_side([r["message_id"] for r in rows]),
+        "answers_by_turn": {t: summary([r["ms"] for r in rows if r["kind"] == "answer" and r["turn"] == t])
+                            for t in range(1, QUESTIONS_PER_CHAT + 1)},
+        "handoffs_by_turn": {t: summary([r["ms"] for r in rows if r["kind"] == "handoff" and r["turn"] == t])
+                             for t in range(1, QUESTIONS_PER_CHAT + 1)},
+    }
+
+
+# BENCH_COMPARE_ROOT=/path/to/other/checkout runs that code as variant "before" (with
+# BENCH_COMPARE_ENV, e.g. "CONN_MAX_AGE=0", for its environment) and this checkout as "after",
+# level by level in turn on the same database, so both see the same machine load.
+COMPARE_ROOT = os.environ.get("BENCH_COMPARE_ROOT")
+COMPARE_ENV = dict(kv.split("=", 1) for kv in os.environ.get("BENCH_COMPARE_ENV", "").split(",") if "=" in kv)
 
 
 def main() -> None:
     load_before = other_load()
-    with throwaway_db("helpdesk_bench_chat"):
+    with throwaway_db("helpdesk_bench_chat"), contextlib.ExitStack() as stacks_cm:
         seed_kb()
-        with Stack(concurrency=2) as stack:
-            levels = asyncio.run(drive(stack))
-            result = {"config": {
-                "transport": "ws/widget/ via daphne (1 process), minimal asyncio WebSocket client, 127.0.0.1",
-                "worker": "celery prefork --concurrency 2 (as manage.py up)", "llm": "none (extractive answers)",
-                "questions_per_chat": QUESTIONS_PER_CHAT, "questions": "random demo questions, all 36 intents",
-                "debug": settings.DEBUG, "child_env": CHILD_ENV, 
-                "channel_layer_socket_timeout": "redis-py default (5 s)" if STOCK_SETTINGS else "None (fix applied)", "conn_max_age": CHILD_ENV.get("CONN_MAX_AGE", settings.DATABASES["default"]["CONN_MAX_AGE"]),
-                "load_at_start": load_before, "load_at_end": other_load(),
-            }, "levels": {}}
-            for level, data in levels.items():
-                rows = data["rows"]
-                by_kind = {k: [r["ms"] for r in rows if r["kind"] == k]
-                           for k in ("answer", "clarify", "handoff", "timeout", "error")}
-                replies = by_kind["answer"] + by_kind["clarify"] + by_kind["handoff"]
-                result["levels"][str(level)] = {
-                    "answers": summary(by_kind["answer"]),
-                    "answers_and_clarify": summary(by_kind["answer"] + by_kind["clarify"]),
-                    "handoffs": summary(by_kind["handoff"]),
-                    "all_replies": summary(replies),
-                    "first_turn_answers": summary([r["ms"] for r in rows if r["kind"] == "answer" and r["turn"] == 1]),
-                    "counts": {k: len(v) for k, v in by_kind.items()},
-                    "wall_s": round(data["wall_s"], 1), "replies_per_s": round(len(replies) / data["wall_s"], 2),
-                    "loadavg_after": data["load"], "think_s": data["think_s"],
-                    "lost_replies": lost_replies([r for r in rows if r["kind"] == "timeout"]),
-                    "server_side": server_side([r["message_id"] for r in rows]),
-                    "answers_by_turn": {t: summary([r["ms"] for r in rows if r["kind"] == "answer" and r["turn"] == t])
-                                        for t in range(1, QUESTIONS_PER_CHAT + 1)},
-                    "handoffs_by_turn": {t: summary([r["ms"] for r in rows if r["kind"] == "handoff" and r["turn"] == t])
-                                         for t in range(1, QUESTIONS_PER_CHAT + 1)},
-                }
+        stacks = {}
+        if COMPARE_ROOT:
+            stacks["before"] = stacks_cm.enter_context(Stack(root=Path(COMPARE_ROOT), extra_env=COMPARE_ENV,
+                                                             name="before"))
+            stacks["after"] = stacks_cm.enter_context(Stack(name="after"))
+        else:
+            stacks["current"] = stacks_cm.enter_context(Stack())
+        variants = asyncio.run(drive(stacks))
+        result = {"config": {
+            "transport": "ws/widget/ via daphne (1 process), minimal asyncio WebSocket client, 127.0.0.1",
+            "worker": "celery prefork --concurrency 2 (as manage.py up)", "llm": "none (extractive answers)",
+            "questions_per_chat": QUESTIONS_PER_CHAT, "questions": "random demo questions, all 36 intents",
+            "think_levels": f"think uniform{THINK_S} s between questions; first question uniform(0, {THINK_S[1]}) s "
+                            "after the widget opens",
+            "debug": settings.DEBUG, "child_env": CHILD_ENV, "child_env_defaults (manage.py up)": child_env({}),
+            "compare": {"before_root": COMPARE_ROOT, "before_env": COMPARE_ENV} if COMPARE_ROOT else None,
+            "channel_layer_socket_timeout": "redis-py default (5 s)" if STOCK_SETTINGS else "None (fix applied)",
+            "conditions": {"start": load_before, "end": other_load()},
+        }, "variants": {name: {key: level_summary(data) for key, data in levels.items()}
+                        for name, levels in variants.items()}}
+        if COMPARE_ROOT:
+            result["after_over_before"] = {
+                key: {f"answers_{q}": _ratio(result["variants"]["after"][key]["answers"][f"{q}_ms"],
+                                             result["variants"]["before"][key]["answers"][f"{q}_ms"])
+                      for q in ("p50", "p95")}
+                for key in result["variants"]["after"]}
     write("chat_latency" + os.environ.get("BENCH_RESULT_SUFFIX", ""), result)
-    lv = result["levels"]
-    print(" ".join(f"c{k}_answer_p50_ms={v['answers']['p50_ms']} c{k}_answer_p95_ms={v['answers']['p95_ms']}"
-                   f" c{k}_handoff_p95_ms={v['handoffs']['p95_ms']}" for k, v in lv.items())
-          + f" loadavg={load_before['loadavg_1_5_15'][0]}")
+    for name, lv in result["variants"].items():
+        print(f"[{name}] " + " ".join(f"c{k}_answer_p50_ms={v['answers']['p50_ms']} "
+                                      f"c{k}_answer_p95_ms={v['answers']['p95_ms']} timeouts={v['counts']['timeout']}"
+                                      for k, v in lv.items()))
+    print(f"loadavg_at_start={load_before['loadavg_1_5_15']}")
+
+
+def _ratio(a, b):
+    return round(a / b, 2) if a and b else None
 
 
 if __name__ == "__main__":

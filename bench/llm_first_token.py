@@ -16,6 +16,7 @@ daphne). Target (issue): ≤ 50 ms added, p50/p95 over ≥ 30 messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import statistics
@@ -76,9 +77,10 @@ async def measure(port: int, fake, pool: list[str], n: int, rng: random.Random) 
                         seen["tokens"].append(dt * 1000)
 
                 t_send = time.perf_counter()
-                kind, ms, _ = await lab.ask(ws, question, on_frame=on_frame)
+                kind, ms, final = await lab.ask(ws, question, on_frame=on_frame)
                 arrivals = fake.requests.arrivals[before:]
                 rows.append({"kind": kind, "final_ms": ms, "tokens": seen["tokens"],
+                             "message_id": final.get("message", {}).get("id"),
                              "llm_arrival_ms": (arrivals[0] - t_send) * 1000 if arrivals else None,
                              "llm_requests": len(arrivals)})
                 if kind != "answer":
@@ -88,53 +90,88 @@ async def measure(port: int, fake, pool: list[str], n: int, rng: random.Random) 
     return rows
 
 
+def stats(rows: list[dict], fake_p50: float) -> dict:
+    streamed = [r for r in rows if r["tokens"]]
+    client_ttft = [r["tokens"][0] for r in streamed]
+    return {
+        "messages": len(rows), "streamed": len(streamed),
+        "kinds": {k: sum(1 for r in rows if r["kind"] == k) for k in {r["kind"] for r in rows}},
+        "client_ttft_ms": lab.summary(client_ttft),
+        "added_ttft_ms": lab.summary([t - fake_p50 for t in client_ttft]),
+        "added_before_llm_request_ms": lab.summary([r["llm_arrival_ms"] for r in streamed
+                                                    if r["llm_arrival_ms"] is not None]),
+        "added_after_llm_first_byte_ms": lab.summary([r["tokens"][0] - r["llm_arrival_ms"] - fake_p50 for r in streamed
+                                                      if r["llm_arrival_ms"] is not None]),
+        "tokens_per_answer": statistics.median([len(r["tokens"]) for r in streamed]) if streamed else None,
+        "first_to_last_token_ms": lab.summary([r["tokens"][-1] - r["tokens"][0] for r in streamed]),
+        "last_token_to_final_message_ms": lab.summary([r["final_ms"] - r["tokens"][-1] for r in streamed]),
+        "final_message_ms": lab.summary([r["final_ms"] for r in streamed]),
+    }
+
+
+def server_stages(rows: list[dict]) -> dict:
+    """The replies' own stage stamps (agents.pipeline.respond: ms since the task started)."""
+    from inbox.models import Message
+
+    traces = Message.objects.filter(pk__in=[r["message_id"] for r in rows if r.get("message_id")],
+                                    sender_kind="ai").values_list("trace", flat=True)
+    return lab.stage_summary(list(traces))
+
+
+# BENCH_COMPARE_ROOT (and BENCH_COMPARE_ENV), as in chat_latency: that checkout runs as "before",
+# this one as "after", alternating every CHUNK messages so both see the same machine load.
+CHUNK = 10
+
+
 def main() -> None:
     from tests.fake_llm import FakeLLM
 
     load_before = lab.other_load()
-    rng = random.Random(5)
     pool = lab.demo_questions(answerable_only=True)
-    with lab.throwaway_db("helpdesk_bench_llm"), FakeLLM() as fake:
+    llm_env = {}
+    with lab.throwaway_db("helpdesk_bench_llm"), FakeLLM() as fake, contextlib.ExitStack() as cm:
         fake.requests = Stamped()
         lab.seed_kb()
-        with lab.Stack(concurrency=2, extra_env={"OPENAI_BASE_URL": fake.url, "OPENAI_MODEL": "fake"}) as stack:
-            asyncio.run(measure(stack.port, fake, pool, 8, rng))  # warm-up: both worker processes, SDK imports
-            warm = len(fake.requests)
-            rows = asyncio.run(measure(stack.port, fake, pool, N_MESSAGES, rng))
-            stack.check()
-            bodies = list(fake.requests)[warm:]
-        ttfb = fake_ttfb(fake.url, bodies)
+        llm_env = {"OPENAI_BASE_URL": fake.url, "OPENAI_MODEL": "fake"}
+        stacks = {}
+        if lab.COMPARE_ROOT:
+            stacks["before"] = cm.enter_context(lab.Stack(root=Path(lab.COMPARE_ROOT), name="before",
+                                                          extra_env={**lab.COMPARE_ENV, **llm_env}))
+            stacks["after"] = cm.enter_context(lab.Stack(name="after", extra_env=llm_env))
+        else:
+            stacks["current"] = cm.enter_context(lab.Stack(extra_env=llm_env))
+        rngs = {name: random.Random(5) for name in stacks}
+        for name, stack in stacks.items():
+            asyncio.run(measure(stack.port, fake, pool, 8, rngs[name]))  # warm-up: both worker processes, SDK imports
+        warm = len(fake.requests)
+        rows: dict[str, list[dict]] = {name: [] for name in stacks}
+        while any(len(r) < N_MESSAGES for r in rows.values()):
+            for name, stack in stacks.items():
+                if len(rows[name]) < N_MESSAGES:
+                    rows[name] += asyncio.run(measure(stack.port, fake, pool, CHUNK, rngs[name]))
+                    stack.check()
+        stages = {name: server_stages(r) for name, r in rows.items()}
+        bodies = list(fake.requests)[warm:]
+        ttfb = fake_ttfb(fake.url, bodies[:80])
     fake_p50 = statistics.median(ttfb)
-    streamed = [r for r in rows if r["tokens"]]
-    client_ttft = [r["tokens"][0] for r in streamed]
-    added = [t - fake_p50 for t in client_ttft]
-    before_llm = [r["llm_arrival_ms"] for r in streamed if r["llm_arrival_ms"] is not None]
-    after_llm = [r["tokens"][0] - r["llm_arrival_ms"] - fake_p50 for r in streamed if r["llm_arrival_ms"] is not None]
-    stream_span = [r["tokens"][-1] - r["tokens"][0] for r in streamed]
-    tail = [r["final_ms"] - r["tokens"][-1] for r in streamed]
     result = {
         "config": {"llm": "tests/fake_llm.FakeLLM in the bench process (mode ok)", "worker": "celery prefork -c 2",
                    "server": "daphne (1 process)", "chats": "one at a time, 2 answerable questions per visitor",
                    "channel_layer_socket_timeout": "redis-py default (5 s)" if lab.STOCK_SETTINGS else "None (fix applied)",
-                   "load_at_start": load_before, "load_at_end": lab.other_load(), "debug": lab.settings.DEBUG,
-                   "child_env": lab.CHILD_ENV},
-        "messages": len(rows), "streamed": len(streamed),
-        "kinds": {k: sum(1 for r in rows if r["kind"] == k) for k in {r["kind"] for r in rows}},
+                   "debug": lab.settings.DEBUG, "child_env": lab.CHILD_ENV,
+                   "compare": {"before_root": lab.COMPARE_ROOT, "before_env": lab.COMPARE_ENV,
+                               "alternating_every": CHUNK} if lab.COMPARE_ROOT else None,
+                   "conditions": {"start": load_before, "end": lab.other_load()}},
         "fake_server_ttfb_ms": lab.summary(ttfb),
-        "client_ttft_ms": lab.summary(client_ttft),
-        "added_ttft_ms": lab.summary(added),
-        "added_before_llm_request_ms": lab.summary(before_llm),
-        "added_after_llm_first_byte_ms": lab.summary(after_llm),
-        "tokens_per_answer": statistics.median([len(r["tokens"]) for r in streamed]) if streamed else None,
-        "first_to_last_token_ms": lab.summary(stream_span),
-        "last_token_to_final_message_ms": lab.summary(tail),
-        "final_message_ms": lab.summary([r["final_ms"] for r in streamed]),
+        "variants": {name: {**stats(r, fake_p50), "pipeline_stages_ms": stages[name]} for name, r in rows.items()},
     }
     write("llm_first_token" + os.environ.get("BENCH_RESULT_SUFFIX", ""), result)
-    a = result["added_ttft_ms"]
-    print(f"added_ttft_p50_ms={a['p50_ms']} added_ttft_p95_ms={a['p95_ms']} n={a['n']} "
-          f"client_ttft_p95_ms={result['client_ttft_ms']['p95_ms']} fake_ttfb_p50_ms={round(fake_p50, 2)} "
-          f"loadavg={load_before['loadavg_1_5_15'][0]}")
+    for name, v in result["variants"].items():
+        a = v["added_ttft_ms"]
+        print(f"[{name}] added_ttft_p50_ms={a['p50_ms']} added_ttft_p95_ms={a['p95_ms']} n={a['n']} "
+              f"before_llm_request_p50_ms={v['added_before_llm_request_ms']['p50_ms']} "
+              f"client_ttft_p95_ms={v['client_ttft_ms']['p95_ms']}")
+    print(f"fake_ttfb_p50_ms={round(fake_p50, 2)} loadavg={load_before['loadavg_1_5_15']}")
 
 
 if __name__ == "__main__":
