@@ -78,6 +78,7 @@ class Config:
     augment_max_n: int = 3000
     augment_drop: float = 0.2
     label_names: bool = True  # add "card_arrival" -> "card arrival" as an example
+    fused_adamw: bool = True  # one-pass CPU optimizer kernel: same updates, ~2x faster fits (bench/intent_experiments.py fit_speed)
     torch_threads: int = 1  # 2 threads spin-wait against the encoder on a 2-core box: 6x slower under load
     n_models: int = 1  # seed ensemble size, used only while n <= ensemble_max_n
     ensemble_max_n: int = 3000
@@ -161,9 +162,13 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
     params = [{"params": model.mlp.parameters(), "weight_decay": cfg.weight_decay}]
     if model.sp is not None:
         params.append({"params": model.sp.parameters(), "weight_decay": 0.0})
-    try:  # fused CPU kernel, same update in one pass over the ~10^6-10^7 weights: ~2x faster steps
-        opt = torch.optim.AdamW(params, lr=cfg.lr, fused=True)
-    except (RuntimeError, TypeError):  # torch without fused CPU AdamW
+    opt = None
+    if getattr(cfg, "fused_adamw", False):  # Configs pickled before the field existed: plain
+        try:  # same update in one pass over the ~10^6-10^7 weights (the sparse branch dominates)
+            opt = torch.optim.AdamW(params, lr=cfg.lr, fused=True)
+        except (RuntimeError, TypeError):  # torch without a fused CPU AdamW
+            opt = None
+    if opt is None:
         opt = torch.optim.AdamW(params, lr=cfg.lr)
     bs = min(cfg.batch_size, n)
     per_epoch = (n + bs - 1) // bs

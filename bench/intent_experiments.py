@@ -8,6 +8,7 @@ real encoder call).
 
     python bench/intent_experiments.py                 # all variants
     python bench/intent_experiments.py final lr_emb    # some
+    python bench/intent_experiments.py fit_speed       # fit seconds at n = 300..8000, optimizer before/after
 """
 from __future__ import annotations
 
@@ -154,5 +155,47 @@ def main(names: list[str]) -> None:
     out.write_text(json.dumps(prev, indent=2))
 
 
+FIT_SIZES = (300, 1000, 3000, 8000)
+
+
+def fit_speed() -> None:
+    """IntentModel.fit seconds on n random Banking77 rows (embeddings precomputed: fit only).
+
+    Plain AdamW (before) and fused AdamW (the default now) run interleaved at each n, so both
+    see the same machine load; medians over the repeats and their ratio are recorded.
+    """
+    import os
+    import statistics
+
+    tr_x, tr_y = load_banking77("train")
+    cached = CachedEmbedder(tr_x, embed_cached(tr_x))
+    names = [c.replace("_", " ") for c in sorted(set(tr_y))]
+    cached.add(names, embed_cached(names))
+    rows = []
+    for n in FIT_SIZES:
+        idx = np.random.default_rng(0).choice(len(tr_x), n, replace=False)
+        x, y = [tr_x[i] for i in idx], [tr_y[i] for i in idx]
+        times: dict[str, list[float]] = {"plain_adamw": [], "fused_adamw": []}
+        load = [os.getloadavg()[0]]
+        for _ in range(3 if n <= 1000 else 2 if n <= 3000 else 1):
+            for name, fused in (("plain_adamw", False), ("fused_adamw", True)):
+                t0 = time.perf_counter()
+                IntentModel.fit(x, y, embed=cached, seed=0, config=replace(BASE, fused_adamw=fused))
+                times[name].append(time.perf_counter() - t0)
+        load.append(os.getloadavg()[0])
+        before, after = statistics.median(times["plain_adamw"]), statistics.median(times["fused_adamw"])
+        rows.append(dict(n=n, plain_adamw_s=round(before, 2), fused_adamw_s=round(after, 2),
+                         speedup=round(before / after, 2), runs=times, load_avg_1m=load))
+        print(f"n={n:5d} plain {before:6.1f}s fused {after:6.1f}s  x{before / after:.2f}  load {load}", flush=True)
+    out = ROOT / "bench" / "results" / "intent_experiments.json"
+    prev = json.loads(out.read_text()) if out.exists() else {}
+    prev["fit_speed"] = dict(note="fit only (embeddings precomputed), torch_threads=1, 2-core box shared with "
+                             "other CPU-heavy jobs; variants interleaved per n", sizes=rows)
+    out.write_text(json.dumps(prev, indent=2))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(VARIANTS))
+    if sys.argv[1:] == ["fit_speed"]:
+        fit_speed()
+    else:
+        main(sys.argv[1:] or list(VARIANTS))
