@@ -198,6 +198,9 @@ def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> 
     extra = [a for a in ranking.proven_articles(likely) if a not in known]
     if extra:
         hits += _best_chunks(extra, u.vector)
+    # The articles that fit each likely intent best are candidates too: search on the customer's
+    # words can miss the answer to a question the model has already understood.
+    hits += _fitting_chunks(likely, known | set(extra))
     if not hits or max((h.similarity or 0) for h in hits) < MIN_SIMILARITY and not extra:
         # Knowledge is missing only if we know what was asked; otherwise we did not understand.
         reason = EscalationReason.MISSING_KNOWLEDGE if u.intent else EscalationReason.LOW_CONFIDENCE
@@ -235,6 +238,23 @@ def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, fl
     centroids = learning.intent_centroids([name for name, p in u.top if p > 0.01])
     question = closeness(u.vector) if u.vector is not None else {}
     return {name: closeness(centroid) for name, centroid in centroids.items()}, question
+
+
+def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) -> list[Hit]:
+    from pgvector.django import CosineDistance
+
+    hits: list[Hit] = []
+    for name, centroid in learning.intent_centroids(intents).items():
+        chunks = (Chunk.objects.filter(article__status="published").select_related("article")
+                  .order_by(CosineDistance("embedding", centroid))[: per_intent * 2])
+        for chunk in chunks:
+            if chunk.article_id in known or sum(h.reasons == [name] for h in hits) >= per_intent:
+                continue
+            known.add(chunk.article_id)
+            hits.append(Hit(chunk_id=chunk.pk, article_id=chunk.article_id, title=chunk.article.title,
+                            slug=chunk.article.slug, area=chunk.article.area, heading=chunk.heading, text=chunk.text,
+                            score=0.0, reasons=[name]))
+    return hits
 
 
 def _best_chunks(article_ids: list[int], vector) -> list[Hit]:

@@ -174,7 +174,9 @@ def choose(top: list[tuple[str, float]], ranked_article_ids: list[int], context:
     An intent the model is sure of brings its proven article; an unsure model leaves the choice
     to search; each (intent, article) pair is Thompson-sampled, so new articles get explored.
     """
-    intents = [(name, p) for name, p in top if p > 0.01] if settings.LEARNING_ENABLED else []
+    # The plausible readings only: an intent far below the model's best guess adds noise, not sense.
+    best_p = max((p for _, p in top), default=0.0)
+    intents = [(name, p) for name, p in top if p > 0.01 and p >= 0.5 * best_p] if settings.LEARNING_ENABLED else []
     stats = _stats([name for name, _ in intents], ranked_article_ids, segments(context)) if intents else {}
     affinity = affinity or {}
     priors = query_priors(ranked_article_ids, similarity)

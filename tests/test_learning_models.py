@@ -71,19 +71,24 @@ def test_rollback_makes_the_previous_version_live_again(demo_kb):
     assert ModelVersion.objects.get(pk=second.pk).status == ModelStatus.RETIRED
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("learning_mode", ["on", "off"])
-def test_a_short_simulation_improves_only_with_learning_on(tmp_path, learning_mode):
-    out = tmp_path / "sim.json"
-    call_command("simulate_learning", "--train", str(DATA / "banking77_small_train.csv"),
-                 "--test", str(DATA / "banking77_small_test.csv"), "--stream", "200", "--noise", "0.1",
+def _short_simulation(tmp_path, learning_mode: str) -> dict:
+    out = tmp_path / f"sim-{learning_mode}.json"
+    call_command("simulate_learning", "--train", str(DATA / "banking77_cards_train.csv"),
+                 "--test", str(DATA / "banking77_cards_test.csv"), "--stream", "200", "--noise", "0.1",
                  "--eval-every", "100", "--learning", learning_mode, "--out", str(out), verbosity=0)
     result = json.loads(out.read_text())
     assert result["stream"] == 200 and len(result["curve"]) == 2
-    first, second = result["resolution_rate_first_half"], result["resolution_rate_second_half"]
-    if learning_mode == "on":
-        assert second > first + 0.1
-        assert result["test_accuracy_end"] > 0.8
-    else:
-        assert second <= first + 0.05
-        assert result["test_accuracy_end"] == 0.0  # nothing was learned: no model at all
+    return result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_short_simulation_improves_only_with_learning_on(tmp_path):
+    # Same stream, same seed, same noisy customers, four look-alike card intents that search alone
+    # mostly confuses: only the learning switch differs.
+    off = _short_simulation(tmp_path, "off")
+    on = _short_simulation(tmp_path, "on")
+    assert off["resolution_rate_second_half"] <= off["resolution_rate_first_half"] + 0.05  # flat
+    assert off["test_accuracy_end"] == 0.0  # nothing was learned: no model at all
+    assert on["resolution_rate_second_half"] > on["resolution_rate_first_half"]
+    assert on["resolution_rate_second_half"] >= off["resolution_rate_second_half"] + 0.1
+    assert on["test_accuracy_end"] > 0.8
