@@ -88,11 +88,11 @@ def _logit(p: float) -> float:
 
 
 def judge(keys: list[str]) -> Judgement:
-    """Estimate the chance of success in this situation; answer if it clears the bar.
+    """Estimate the chance of success in this situation; answer if it plausibly clears the bar.
 
-    The posterior mean, not a sample: a few unlucky outcomes early on must not send customers
-    to a queue at random. Exploration comes from the buckets' priors, which start optimistic
-    enough (the ranking's own estimate) for every kind of answer to be tried.
+    The decision is optimistic while evidence is thin (posterior mean plus one standard
+    deviation): a situation the AI never answers in would never produce the outcomes that show
+    whether it should. Once a bucket has evidence the bound tightens onto what it achieved.
     """
     threshold = settings.ESCALATION_MIN_SUCCESS
     stats = {} if not settings.LEARNING_ENABLED else {
@@ -105,6 +105,7 @@ def judge(keys: list[str]) -> Judgement:
     a = prior * BUCKET_PRIOR + (row.successes if row else 0.0)
     c = (1 - prior) * BUCKET_PRIOR + (row.failures if row else 0.0)
     base = a / (a + c)
+    spread = math.sqrt(base * (1 - base) / (a + c + 1))
 
     overall = stats.get("all:")
     shifts: dict[str, float] = {}
@@ -119,10 +120,11 @@ def judge(keys: list[str]) -> Judgement:
             shifts[key] = (n / (n + SHRINK)) * (_logit(rate) - _logit(global_rate))
     total = max(-MAX_SHIFT, min(MAX_SHIFT, sum(shifts.values())))
     p = 1 / (1 + math.exp(-(_logit(base) + total)))
+    optimistic = 1 / (1 + math.exp(-(_logit(min(0.999, base + spread)) + total)))
     worst = min(shifts, key=shifts.get, default=None)
     reason = FEATURE_REASON.get(worst.split(":")[0], EscalationReason.LOW_CONFIDENCE) if (
         worst and shifts[worst] < -0.3) else EscalationReason.LOW_CONFIDENCE
-    return Judgement(answer=p >= threshold, p_success=p, threshold=threshold, keys=keys, shifts=shifts, reason=reason)
+    return Judgement(answer=optimistic >= threshold, p_success=p, threshold=threshold, keys=keys, shifts=shifts, reason=reason)
 
 
 def learn(keys: list[str], reward: float, *, reason: str | None = None) -> None:
