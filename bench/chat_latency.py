@@ -416,7 +416,12 @@ THINK_S = tuple(float(x) for x in os.environ.get("BENCH_CHAT_THINK", "3,8").spli
 
 async def one_chat(port: int, questions: list[str], results: list[dict], level: int,
                    think: tuple[float, float] = (0, 0), rng: random.Random | None = None) -> None:
-    ws = await widget_hello(port)
+    try:
+        ws = await widget_hello(port)
+    except (OSError, Closed, TimeoutError) as exc:  # counted (kind "error"), not fatal to the whole run
+        results.append({"level": level, "turn": 0, "kind": "error", "ms": 0.0, "message_id": None,
+                        "conversation_id": None, "error": f"connect: {type(exc).__name__}"})
+        return
     try:
         for i, q in enumerate(questions):
             if think[1] > 0:
