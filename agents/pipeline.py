@@ -241,19 +241,17 @@ def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, fl
 
 
 def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) -> list[Hit]:
+    """The passages closest to each likely intent's centroid, from articles not yet candidates."""
     from pgvector.django import CosineDistance
 
     hits: list[Hit] = []
     for name, centroid in learning.intent_centroids(intents).items():
         chunks = (Chunk.objects.filter(article__status="published").select_related("article")
                   .order_by(CosineDistance("embedding", centroid))[: per_intent * 2])
-        for chunk in chunks:
-            if chunk.article_id in known or sum(h.reasons == [name] for h in hits) >= per_intent:
-                continue
+        fresh = [c for c in chunks if c.article_id not in known][:per_intent]
+        for chunk in fresh:
             known.add(chunk.article_id)
-            hits.append(Hit(chunk_id=chunk.pk, article_id=chunk.article_id, title=chunk.article.title,
-                            slug=chunk.article.slug, area=chunk.article.area, heading=chunk.heading, text=chunk.text,
-                            score=0.0, reasons=[name]))
+            hits.append(_candidate(chunk, f"fits intent {name}"))
     return hits
 
 
@@ -266,10 +264,15 @@ def _best_chunks(article_ids: list[int], vector) -> list[Hit]:
         chunk = (Chunk.objects.filter(article_id=article_id, article__status="published")
                  .select_related("article").order_by(CosineDistance("embedding", vector)).first())
         if chunk:
-            hits.append(Hit(chunk_id=chunk.pk, article_id=article_id, title=chunk.article.title,
-                            slug=chunk.article.slug, area=chunk.article.area, heading=chunk.heading, text=chunk.text,
-                            score=0.0, reasons=["resolved this intent before"]))
+            hits.append(_candidate(chunk, "resolved this intent before"))
     return hits
+
+
+def _candidate(chunk: Chunk, reason: str) -> Hit:
+    """A candidate passage the learners brought in (search did not rank it, so no search score)."""
+    article = chunk.article
+    return Hit(chunk_id=chunk.pk, article_id=chunk.article_id, title=article.title, slug=article.slug,
+               area=article.area, heading=chunk.heading, text=chunk.text, score=0.0, reasons=[reason])
 
 
 # ---------------------------------------------------------------- compose
