@@ -182,4 +182,8 @@ def asgi_server(transactional_db, celery_worker):
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # daphne waits on open sockets a browser left behind
+            proc.kill()
+            proc.wait(10)
