@@ -12,12 +12,13 @@ import hashlib
 import logging
 import threading
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from agents.intent_model import IntentModel, IntentPrediction
-from agents.models import IntentExample, ModelStatus, ModelVersion
+from agents.models import Intent, IntentExample, ModelStatus, ModelVersion
 from inbox.models import Label, LabelKind
 from knowledge.embeddings import embed
 
@@ -28,6 +29,11 @@ HOLDOUT_MIN_PER_INTENT = 5  # smaller intents are never held back: they need eve
 PROMOTION_TOLERANCE = 0.005  # "not worse" allows for noise of half a point
 RETRAIN_MIN = 10  # new labels since the live model before a refresh is due…
 RETRAIN_FRACTION = 0.25  # …or a quarter of what it was trained on: often while small, rarely once large
+# An intent's description outweighs its examples' centroid when matching it to an article: on the
+# Banking77 workspace the centroid of 30 customer questions picks the right article for 73 % of
+# intents (customers describe symptoms, and look-alike articles sit close), the description alone
+# for 99 %, description x2 + centroid for 97 % (bench/intent_article_mapping.py).
+DESCRIPTION_WEIGHT = 2.0
 
 
 def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0) -> IntentModel:
@@ -36,6 +42,18 @@ def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0) -> I
 
 def _held_back(text: str) -> bool:
     return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 10 == 0
+
+
+def intent_text(name: str, description: str = "") -> str:
+    """How an intent reads in words: its description, or its name spelled out."""
+    return description.strip() or name.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def _descriptions() -> tuple[list[str], list[str]]:
+    """Every defined intent in words: a definition is an example, so an intent is known before any
+    customer asked it (zero-shot) and never held back."""
+    rows = list(Intent.objects.order_by("name").values_list("name", "description"))
+    return [intent_text(name, description) for name, description in rows], [name for name, _ in rows]
 
 
 def _examples() -> tuple[list[str], list[str], int]:
@@ -71,7 +89,8 @@ def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float 
 
 def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     texts, labels, last_id = _examples()
-    if len(set(labels)) < 2:
+    defined_x, defined_y = _descriptions()
+    if len(set(labels) | set(defined_y)) < 2:
         return None
     # Held back by a hash of the text, so an example never moves between the slices as data grow
     # (a live model must not be scored on examples it trained on). An intent whose every example
@@ -79,8 +98,8 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     held = [_held_back(t) for t in texts]
     trainable = {y for y, h in zip(labels, held, strict=True) if not h}
     hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
-    train_x = [t for i, t in enumerate(texts) if i not in hold]
-    train_y = [y for i, y in enumerate(labels) if i not in hold]
+    train_x = [t for i, t in enumerate(texts) if i not in hold] + defined_x
+    train_y = [y for i, y in enumerate(labels) if i not in hold] + defined_y
     test_x, test_y = [texts[i] for i in sorted(hold)], [labels[i] for i in sorted(hold)]
 
     started = timezone.now()
@@ -194,14 +213,59 @@ def predict_intent(text: str) -> tuple[IntentPrediction | None, int | None]:
     return model.predict([text], embed=embed)[0], version.pk
 
 
-def intent_centroids(names: list[str]) -> dict[str, object]:
-    """The live model's centroid of each named intent's examples (the ranking's intent–article prior)."""
-    model = load_model(live_version(INTENT))
+_words_cache: dict[str, np.ndarray] = {}
+
+
+def _in_words(texts: list[str]) -> np.ndarray:
+    """Embeddings of intent descriptions, kept per process (a few hundred short strings at most)."""
+    missing = [t for t in dict.fromkeys(texts) if t not in _words_cache]
+    if missing:
+        for text, vector in zip(missing, embed(missing), strict=True):
+            _words_cache[text] = vector
+    return np.array([_words_cache[t] for t in texts], dtype=np.float32).reshape(len(texts), -1)
+
+
+_targets: tuple[int, dict[str, np.ndarray]] | None = None
+
+
+def intent_targets(names: list[str]) -> dict[str, np.ndarray]:
+    """What an article answering each intent is about (the ranking's intent–article prior): the
+    intent's description, weighted over the centroid of its customers' questions. Kept per live model."""
+    global _targets
+    version = live_version(INTENT)
+    model = load_model(version)
     if model is None:
         return {}
-    index = {name: i for i, name in enumerate(model.labels)}
-    matrix = model.centroids()
-    return {name: matrix[index[name]] for name in names if name in index}
+    cached = _targets
+    if cached is None or cached[0] != version.pk:
+        described = dict(Intent.objects.filter(name__in=model.labels).values_list("name", "description"))
+        words = _in_words([intent_text(name, described.get(name, "")) for name in model.labels])
+        mixed = model.centroids() + DESCRIPTION_WEIGHT * words
+        mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-9)
+        cached = _targets = (version.pk, dict(zip(model.labels, mixed, strict=True)))
+    return {name: cached[1][name] for name in names if name in cached[1]}
+
+
+def intent_of_article(article_id: int) -> str | None:
+    """The intent an article answers, when the two pick each other: the article is the nearest
+    published passage to the intent's description, and the intent the nearest description to it.
+
+    A confirmed answer then labels the question even when the model had no intent for it yet.
+    """
+    from pgvector.django import CosineDistance
+
+    from knowledge.models import Chunk
+
+    texts, names = _descriptions()
+    chunks = [np.asarray(v, dtype=np.float32) for v in
+              Chunk.objects.filter(article_id=article_id, embedding__isnull=False).values_list("embedding", flat=True)]
+    if not names or not chunks:
+        return None
+    words = _in_words(texts)
+    best = int(np.argmax((words @ np.array(chunks).T).max(axis=1)))
+    nearest = (Chunk.objects.filter(article__status="published", embedding__isnull=False)
+               .order_by(CosineDistance("embedding", words[best])).values_list("article_id", flat=True).first())
+    return names[best] if nearest == article_id else None
 
 
 def coverage() -> float:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from agents import escalation, ranking
+from agents import escalation, learning, ranking
 from agents.actions import add_intent_example
 from agents.models import ExampleSource
 from inbox import actions as inbox
@@ -47,8 +47,12 @@ def apply_outcome(outcome_id: int) -> bool:
     policy = trace.get("escalation") or {}
     if applied == "applied" and policy.get("keys"):
         escalation.learn(policy["keys"], outcome.reward, reason=(outcome.value or {}).get("reason"))
-    if applied == "applied" and outcome.kind in CONFIRMING and intent and confidence >= CONFIRM_MIN_CONFIDENCE:
-        question = Message.objects.filter(pk=trace.get("replying_to")).first()
+    if applied == "applied" and outcome.kind in CONFIRMING:
+        # Without a sure intent, the confirmed article still says what was asked when it is
+        # plainly one intent's answer: the question becomes an example of that intent.
+        if not intent or confidence < CONFIRM_MIN_CONFIDENCE:
+            intent = learning.intent_of_article(chosen) if chosen else None
+        question = Message.objects.filter(pk=trace.get("replying_to")).first() if intent else None
         if question is not None:
             add_intent_example(intent, question.body, source=ExampleSource.CONFIRMED_OUTCOME,
                                message=question, customer=outcome.conversation.customer)

@@ -224,7 +224,7 @@ def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> 
 
 
 def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
-    """Cosine of each candidate's passage to each likely intent's centroid, and to the question."""
+    """Cosine of each candidate's passage to what each likely intent is about, and to the question."""
     vectors = {cid: np.asarray(v, dtype=np.float32) for cid, v in
                Chunk.objects.filter(pk__in=[h.chunk_id for h in hits]).values_list("id", "embedding")}
 
@@ -235,19 +235,19 @@ def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, fl
                 sims[h.article_id] = max(float(np.dot(target, vectors[h.chunk_id])), sims.get(h.article_id, -1.0))
         return sims
 
-    centroids = learning.intent_centroids([name for name, p in u.top if p > 0.01])
+    targets = learning.intent_targets([name for name, p in u.top if p > 0.01])
     question = closeness(u.vector) if u.vector is not None else {}
-    return {name: closeness(centroid) for name, centroid in centroids.items()}, question
+    return {name: closeness(target) for name, target in targets.items()}, question
 
 
 def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) -> list[Hit]:
-    """The passages closest to each likely intent's centroid, from articles not yet candidates."""
+    """The passages closest to what each likely intent is about, from articles not yet candidates."""
     from pgvector.django import CosineDistance
 
     hits: list[Hit] = []
-    for name, centroid in learning.intent_centroids(intents).items():
+    for name, target in learning.intent_targets(intents).items():
         chunks = (Chunk.objects.filter(article__status="published").select_related("article")
-                  .order_by(CosineDistance("embedding", centroid))[: per_intent * 2])
+                  .order_by(CosineDistance("embedding", target))[: per_intent * 2])
         fresh = [c for c in chunks if c.article_id not in known][:per_intent]
         for chunk in fresh:
             known.add(chunk.article_id)

@@ -86,7 +86,7 @@ def search_prior(rank: int) -> float:
 def affinity_priors(affinity: dict[int, float]) -> dict[int, float]:
     """P(this article answers the intent), from how close it is to what the intent's customers ask.
 
-    A softmax over the candidates' cosine to the intent's centroid: the article nearest to an
+    A softmax over the candidates' cosine to what the intent is about: the article nearest to an
     intent's typical question is its likely answer, before any outcome says so.
     """
     if not affinity:

@@ -50,22 +50,24 @@ def humanise(category: str) -> str:
     return category.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
+def article_body(title: str) -> str:
+    return (f"# {title}\n\n## {title}: what to know\n\nThis article is about {title.lower()}. "
+            f"It explains {title.lower()} and the steps to take if you have a question about it.\n")
+
+
 def build_workspace(categories: list[str], seeds: list[tuple[str, str]]) -> dict[str, int]:
     """One short article per category (title from its name) and K labelled examples per category."""
     articles = {}
     for category in categories:
         title = humanise(category)
-        body = (f"# {title}\n\n## {title}: what to know\n\nThis article is about {title.lower()}. "
-                f"It explains {title.lower()} and the steps to take if you have a question about it.\n")
-        articles[category] = save_article(title=title, body=body, status=ArticleStatus.PUBLISHED,
+        articles[category] = save_article(title=title, body=article_body(title), status=ArticleStatus.PUBLISHED,
                                           import_key=f"sim:{category}", reindex="none")
     reindex_articles(list(articles.values()))
     for category in categories:
         ensure_intent(category, description=humanise(category))
     for text, category in seeds:
         add_intent_example(category, text, source=ExampleSource.SEED, retrain=False)
-    if seeds:
-        learning.refresh_intent_model(trigger="seed")
+    learning.refresh_intent_model(trigger="seed")  # the intents' descriptions alone already make a model
     return {category: article.pk for category, article in articles.items()}
 
 
@@ -129,7 +131,9 @@ def run(
             result.human_labels += 1
             actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
             actions.resolve(conversation, by=agent, at=clock)
-        result.steps.append({"resolved": truly, "handoff": handed_off})
+        top = (reply.trace.get("top_intents") or [[None]])[0][0] if answered else None
+        result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered,
+                             "understood": top == intent_name(category)})
         if step == len(stream):
             drain_background()  # let a refresh already under way finish, as a worker would
         if step % eval_every == 0 or step == len(stream):
@@ -143,6 +147,20 @@ def run(
             progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
     return result
+
+
+def breakdown(steps: list[dict]) -> dict:
+    """Where resolutions are lost: not answered, the question misread, or the wrong article for it."""
+    answered = [s for s in steps if s.get("answered")]
+    understood = [s for s in answered if s["understood"]]
+    misread = [s for s in answered if not s["understood"]]
+    share = lambda part, whole: round(len(part) / max(1, len(whole)), 4)  # noqa: E731
+    return {
+        "answered": share(answered, steps),
+        "top_intent_right_when_answered": share(understood, answered),
+        "resolved_when_intent_right": share([s for s in understood if s["resolved"]], understood),
+        "resolved_when_intent_wrong": share([s for s in misread if s["resolved"]], misread),
+    }
 
 
 def summarise(result: Result, started: float) -> dict:
@@ -160,5 +178,6 @@ def summarise(result: Result, started: float) -> dict:
         "test_accuracy_start": round(result.test_accuracy_start, 4),
         "test_accuracy_end": round(result.test_accuracy_end, 4),
         "curve": result.curve,
+        "last_1000_breakdown": breakdown(last),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
