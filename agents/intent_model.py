@@ -20,6 +20,7 @@ softmax is confidently wrong.
 """
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 from collections.abc import Callable
@@ -82,6 +83,14 @@ class Config:
     torch_threads: int = 1  # 2 threads spin-wait against the encoder on a 2-core box: 6x slower under load
     n_models: int = 1  # seed ensemble size, used only while n <= ensemble_max_n
     ensemble_max_n: int = 3000
+
+
+@functools.cache
+def _blas_controller():
+    """Found once: scanning the loaded libraries costs ~6 ms, more than the prediction itself."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -342,15 +351,13 @@ class IntentModel:
 
     def predict_proba(self, texts: list[str], *, embed: Embed) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated class probabilities and the abstain score, for benchmarks and predict()."""
-        from threadpoolctl import threadpool_limits
-
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels))), np.zeros(0)
         X = np.asarray(embed(texts), dtype=np.float32)
         # Multi-threaded BLAS spin-waits after each call and starves the caller's torch encoder
         # on a 2-core box (measured: encoder p95 7 ms -> 115 ms); one thread is plenty here.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             return self._scores(X, texts)
 
     def predict(self, texts: list[str], *, embed: Embed) -> list[IntentPrediction]:

@@ -327,6 +327,11 @@ def handoff_notice(reason: str, site_hours: str) -> str:
 
 def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True) -> Message | None:
     """Answer one customer message (the Celery task's body)."""
+    with learning.one_reading():
+        return _respond(conversation_id, message_id, allow_clarify=allow_clarify)
+
+
+def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> Message | None:
     started = time.perf_counter()
     # One query: the message, its conversation (customer, site, account), whether the customer has
     # written since and whether anything came before it.
