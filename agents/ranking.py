@@ -162,6 +162,13 @@ def _belief(s: Scored) -> float:
     return s.successes / (s.successes + s.failures) if s.failing else s.sample
 
 
+def _failing(stats: dict, article_id: int) -> bool:
+    """Failing on the intent-wide record of every loaded intent together (see Scored.failing)."""
+    rows = [row for (_, a, seg), row in stats.items() if a == article_id and seg == ""]
+    s, f = sum(r.successes for r in rows), sum(r.failures for r in rows)
+    return s + f >= FAILING_EVIDENCE and s / (s + f) < FAILING_MEAN
+
+
 CREDIT_MIN_PROBABILITY = 0.2  # below this an intent is a guess, and a guess must not be confirmed
 CREDIT_MIN_SHARE = 0.2  # an intent shares an outcome only if it made at least this part of the choice
 
@@ -186,7 +193,8 @@ def choose(top: list[tuple[str, float]], ranked_article_ids: list[int], context:
     unknown = max(0.0, 1.0 - sum(p for _, p in intents))
     table = []
     for article_id in ranked_article_ids:
-        prior = priors[article_id]
+        # Search order must not rescue an answer that keeps failing this question's likely intents.
+        prior = 0.0 if _failing(stats, article_id) else priors[article_id]
         parts = {name: p * _belief(scored[name][article_id]) for name, p in intents}
         expected = sum(parts.values()) + unknown * prior
         credited = max(parts, key=parts.get, default=None)
