@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from agents import learning, pipeline
 from agents.actions import add_intent_example, ensure_intent
-from agents.models import ExampleSource
+from agents.models import ExampleSource, ModelVersion
 from inbox import actions
 from inbox.actions import intent_name
 from inbox.events import drain_background
@@ -44,6 +44,7 @@ class Result:
     human_labels: int = 0
     test_accuracy_start: float = 0.0
     test_accuracy_end: float = 0.0
+    retrains: dict = field(default_factory=dict)
 
 
 def humanise(category: str) -> str:
@@ -131,9 +132,10 @@ def run(
             result.human_labels += 1
             actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
             actions.resolve(conversation, by=agent, at=clock)
-        top = (reply.trace.get("top_intents") or [[None]])[0][0] if answered else None
+        top = (reply.trace.get("top_intents") or [[None, 0.0]])[0] if answered else (None, 0.0)
+        offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
         result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered,
-                             "understood": top == intent_name(category)})
+                             "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
         if step == len(stream):
             drain_background()  # let a refresh already under way finish, as a worker would
         if step % eval_every == 0 or step == len(stream):
@@ -146,6 +148,9 @@ def run(
         if progress:
             progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
+    fits = [v.metrics.get("train_seconds", 0.0) for v in ModelVersion.objects.filter(kind=learning.INTENT).defer("blob")]
+    result.retrains = {"intent_models_trained": len(fits), "train_seconds_median": round(float(np.median(fits)), 1) if fits else None,
+                       "train_seconds_total": round(sum(fits), 1)}
     return result
 
 
@@ -155,11 +160,19 @@ def breakdown(steps: list[dict]) -> dict:
     understood = [s for s in answered if s["understood"]]
     misread = [s for s in answered if not s["understood"]]
     share = lambda part, whole: round(len(part) / max(1, len(whole)), 4)  # noqa: E731
+    missed = [s for s in understood if not s["resolved"]]
     return {
         "answered": share(answered, steps),
         "top_intent_right_when_answered": share(understood, answered),
         "resolved_when_intent_right": share([s for s in understood if s["resolved"]], understood),
         "resolved_when_intent_wrong": share([s for s in misread if s["resolved"]], misread),
+        # Intent right, answer wrong: was the right article even a candidate, and how sure was the model?
+        "intent_right_answer_wrong": {
+            "right_article_not_offered": share([s for s in missed if not s["offered"]], missed),
+            "top_p_median": round(float(np.median([s["top_p"] for s in missed])), 3) if missed else None,
+            "top_p_median_when_resolved": round(float(np.median([s["top_p"] for s in understood if s["resolved"]])), 3)
+            if understood else None,
+        },
     }
 
 
@@ -179,5 +192,7 @@ def summarise(result: Result, started: float) -> dict:
         "test_accuracy_end": round(result.test_accuracy_end, 4),
         "curve": result.curve,
         "last_1000_breakdown": breakdown(last),
+        "first_half_breakdown": breakdown(steps[:half]),
+        "retrains": result.retrains,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }

@@ -88,7 +88,8 @@ def test_a_short_simulation_improves_only_with_learning_on(tmp_path):
     off = _short_simulation(tmp_path, "off")
     on = _short_simulation(tmp_path, "on")
     assert off["resolution_rate_second_half"] <= off["resolution_rate_first_half"] + 0.05  # flat
-    assert off["test_accuracy_end"] == 0.0  # nothing was learned: no model at all
+    # Nothing was learned: the model stays the one the intents' descriptions made before the stream.
+    assert off["test_accuracy_end"] == off["test_accuracy_start"]
     assert on["resolution_rate_second_half"] > on["resolution_rate_first_half"]
     assert on["resolution_rate_second_half"] >= off["resolution_rate_second_half"] + 0.1
-    assert on["test_accuracy_end"] > 0.8
+    assert on["test_accuracy_end"] > 0.8 and on["test_accuracy_end"] > on["test_accuracy_start"] + 0.2
