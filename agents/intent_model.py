@@ -67,6 +67,9 @@ class Config:
     batch_size: int = 128
     epochs: int = 20
     min_steps: int = 300  # small data sets still get enough updates
+    # Large data sets need fewer passes: 800 steps measured at 10,003 Banking77 examples 0.9390 vs
+    # 0.9396 for 20 epochs in 55 % of the time (8,000: 0.9354 vs 0.9357 at 10 epochs); ≤ 3,000 unchanged.
+    max_steps: int = 800
     use_tfidf: bool = True
     use_mlp: bool = True
     calibrate: bool = True
@@ -181,7 +184,7 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
         opt = torch.optim.AdamW(params, lr=cfg.lr)
     bs = min(cfg.batch_size, n)
     per_epoch = (n + bs - 1) // bs
-    epochs = max(cfg.epochs, -(-cfg.min_steps // per_epoch))
+    epochs = max(min(cfg.epochs, -(-getattr(cfg, "max_steps", 10**9) // per_epoch)), -(-cfg.min_steps // per_epoch))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * per_epoch)
     Xt, yt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), torch.from_numpy(y.astype(np.int64))
     model.train()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 from contextlib import contextmanager
 
@@ -26,7 +27,7 @@ from knowledge.embeddings import embed
 log = logging.getLogger(__name__)
 
 INTENT = "intent"
-HOLDOUT_MIN_PER_INTENT = 5  # smaller intents are never held back: they need every example
+HOLDOUT_SIZE = 500  # enough to tell models apart within about a point and a half
 PROMOTION_TOLERANCE = 0.005  # "not worse" allows for noise of half a point
 RETRAIN_MIN = 10  # new labels since the live model before a refresh is due…
 RETRAIN_FRACTION = 0.1  # …or a tenth of what it was trained on: often while small, less often once large
@@ -41,8 +42,14 @@ def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0) -> I
     return IntentModel.fit(texts, labels, embed=embed, seed=seed)
 
 
-def _held_back(text: str) -> bool:
-    return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 10 == 0
+def _held_back(text: str, n: int) -> bool:
+    """In the held-back slice: 10 % of examples, shrinking towards HOLDOUT_SIZE as data grow.
+
+    Keyed by a hash of the text, and the share only ever shrinks, so an example can move from
+    the slice into training but never back: a live model is never scored on what it trained on.
+    """
+    percent = min(10, max(3, math.ceil(100 * HOLDOUT_SIZE / max(1, n))))
+    return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 100 < percent
 
 
 def intent_text(name: str, description: str = "") -> str:
@@ -96,7 +103,7 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     # Held back by a hash of the text, so an example never moves between the slices as data grow
     # (a live model must not be scored on examples it trained on). An intent whose every example
     # hashes into the slice trains on them instead and is not scored.
-    held = [_held_back(t) for t in texts]
+    held = [_held_back(t, len(texts)) for t in texts]
     trainable = {y for y, h in zip(labels, held, strict=True) if not h}
     hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
     train_x = [t for i, t in enumerate(texts) if i not in hold] + defined_x

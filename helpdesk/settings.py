@@ -156,7 +156,9 @@ INLINE_TASKS = env.bool("INLINE_TASKS", default=False)
 BACKGROUND_TASKS = {"agents.tasks.refresh_intent_model_if_due"}  # with INLINE_TASKS: off the main thread
 BROADCAST_EVENTS = env.bool("BROADCAST_EVENTS", default=True)
 # The escalation policy answers when the chance the answer resolves is at least this (agents/escalation.py).
-ESCALATION_MIN_SUCCESS = env.float("ESCALATION_MIN_SUCCESS", default=0.3)
+# A wrong answer still ends with the customer's own "talk to a human", one message later; an early
+# hand-off makes every such customer wait for a person. One in five is worth the try.
+ESCALATION_MIN_SUCCESS = env.float("ESCALATION_MIN_SUCCESS", default=0.2)
 
 # --- the rest ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
