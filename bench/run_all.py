@@ -8,6 +8,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     "intents_banking77.py",
     "intents_oos.py",
+    "intent_article_mapping.py",
     "entities_eval.py",
     "retrieval_latency.py",
     "chat_latency.py",
