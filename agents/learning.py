@@ -293,18 +293,3 @@ def intent_of_article(article_id: int) -> str | None:
     nearest = (Chunk.objects.filter(article__status="published", embedding__isnull=False)
                .order_by(CosineDistance("embedding", words[best])).values_list("article_id", flat=True).first())
     return names[best] if nearest == article_id else None
-
-
-def coverage() -> float:
-    """The share of defined intents the live model can name at all (it has examples of them).
-
-    Early on most intents have no examples yet; the model's probabilities are spread over the
-    ones it knows, so a question about any other intent would still get a confident wrong name.
-    The ranking weighs the model by this share and leaves the rest to search.
-    """
-    from agents.models import Intent
-
-    model = load_model(live_version(INTENT))
-    if model is None:
-        return 0.0
-    return min(1.0, len(model.labels) / max(1, Intent.objects.count()))

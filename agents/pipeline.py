@@ -152,7 +152,7 @@ def _asked_to_clarify(conversation: Conversation) -> bool:
 def _can_clarify(conversation: Conversation, u: Understanding, context: dict) -> bool:
     """Ask once, when the model abstains between candidates, before giving up on the customer."""
     return (u.intent is None and len(u.top) >= 2 and context.get("allow_clarify", True)
-            and not _asked_to_clarify(conversation))
+            and not (context.get("earlier", True) and _asked_to_clarify(conversation)))
 
 
 def _not_helpful(conversation: Conversation) -> int:
@@ -167,7 +167,9 @@ def decide(conversation: Conversation, text: str, u: Understanding, context: dic
                     EscalationReason.ANGRY_CUSTOMER)
     if u.intent and Intent.objects.filter(name=u.intent, human_only=True).exists():
         return Plan("handoff", f"intent {u.intent} is marked human-only", EscalationReason.POLICY_EXCEPTION)
-    if _ai_attempts(conversation) >= MAX_AI_ATTEMPTS or _not_helpful(conversation) >= 2:
+    # A conversation's first message has no history to count (most replies: two queries saved).
+    if context.get("earlier", True) and (_ai_attempts(conversation) >= MAX_AI_ATTEMPTS
+                                         or _not_helpful(conversation) >= 2):
         return Plan("handoff", "the AI already answered twice without resolving", EscalationReason.MISSING_KNOWLEDGE)
     plan = retrieve(text, u, context, rng)
     if plan.decision != "answer":
@@ -206,8 +208,7 @@ def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> 
         reason = EscalationReason.MISSING_KNOWLEDGE if u.intent else EscalationReason.LOW_CONFIDENCE
         return Plan("handoff", "no passage in the knowledge base matches the question", reason, hits=hits)
     affinity, similarity = _affinity(u, hits)
-    share = learning.coverage() if u.top else 0.0
-    choice = ranking.choose([(name, p * share) for name, p in u.top], [h.article_id for h in hits], context, rng,
+    choice = ranking.choose(u.top, [h.article_id for h in hits], context, rng,
                             affinity=affinity, similarity=similarity)
     ranking_trace = [
         {"article_id": row["article_id"], "expected": round(row["expected"], 4), "prior": round(row["prior"], 3),
@@ -240,15 +241,38 @@ def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, fl
     return {name: closeness(target) for name, target in targets.items()}, question
 
 
+FITTING_TTL = 60.0  # seconds an intent's nearest passages are reused; meanwhile search finds new articles
+_fitting: dict[tuple[int, str], tuple[float, list[int]]] = {}
+
+
 def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) -> list[Hit]:
-    """The passages closest to what each likely intent is about, from articles not yet candidates."""
+    """The passages closest to what each likely intent is about, from articles not yet candidates.
+
+    They depend on the live model and the knowledge base, not on the question: looked up once a
+    minute per intent, then fetched by id in one query for all the question's likely intents.
+    """
     from pgvector.django import CosineDistance
 
+    targets = learning.intent_targets(intents)
+    if not targets:
+        return []
+    version = learning.live_version(learning.INTENT).pk
+    now = time.monotonic()
+    nearest: dict[str, list[int]] = {}
+    for name, target in targets.items():
+        cached = _fitting.get((version, name))
+        if cached is None or now - cached[0] > FITTING_TTL:
+            if len(_fitting) > 10_000:
+                _fitting.clear()
+            ids = list(Chunk.objects.filter(article__status="published")
+                       .order_by(CosineDistance("embedding", target)).values_list("id", flat=True)[: per_intent * 2])
+            cached = _fitting[(version, name)] = (now, ids)
+        nearest[name] = cached[1]
+    chunks = (Chunk.objects.filter(pk__in=[i for ids in nearest.values() for i in ids], article__status="published")
+              .select_related("article").in_bulk())
     hits: list[Hit] = []
-    for name, target in learning.intent_targets(intents).items():
-        chunks = (Chunk.objects.filter(article__status="published").select_related("article")
-                  .order_by(CosineDistance("embedding", target))[: per_intent * 2])
-        fresh = [c for c in chunks if c.article_id not in known][:per_intent]
+    for name, ids in nearest.items():
+        fresh = [chunks[i] for i in ids if i in chunks and chunks[i].article_id not in known][:per_intent]
         for chunk in fresh:
             known.add(chunk.article_id)
             hits.append(_candidate(chunk, f"fits intent {name}"))
@@ -350,7 +374,7 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> M
     # Nothing in decide() needs the entities: they are extracted on a helper thread meanwhile
     # (spaCy overlaps the encoder and the database waits) and joined before anything is written.
     entities = _entities_soon(text)
-    context = {**enrich(conversation), "allow_clarify": allow_clarify}
+    context = {**enrich(conversation), "allow_clarify": allow_clarify, "earlier": message.earlier}
     stages = {"loaded": _ms(started)}
     vector = embed_one(text)
     stages["embedded"] = _ms(started)
