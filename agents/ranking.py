@@ -19,10 +19,12 @@ from django.db.models import F
 
 from agents.models import AppliedSignal, ArticleStat
 
-# The prior is worth 4 observations: without evidence search order decides (nothing is sampled),
-# and a handful of outcomes is enough to overturn it.
-PRIOR_STRENGTH = 4.0
-AFFINITY_TEMPERATURE = 0.1
+# The prior is worth 6 observations: without evidence search order decides (nothing is sampled),
+# and a handful of outcomes is enough to overturn it. With intents matched to articles by their
+# description (right for 97 % of Banking77 intents) the affinity is sharp (temperature 0.05) and
+# the prior firm: 3,000-conversation simulation, first half 0.72-0.73 -> 0.75 (was 4 and 0.1).
+PRIOR_STRENGTH = 6.0
+AFFINITY_TEMPERATURE = 0.05
 AFFINITY_WEIGHT = 0.7  # how much the intent–article affinity outweighs search order in the prior
 QUESTION_WEIGHT = 0.75  # dense closeness to the question vs. hybrid search order, before any learning
 RIVAL_DISCOUNT = 0.5  # an untried article is less likely to be right once another one proved it resolves
