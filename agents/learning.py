@@ -100,9 +100,8 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     defined_x, defined_y = _descriptions()
     if len(set(labels) | set(defined_y)) < 2:
         return None
-    # Held back by a hash of the text, so an example never moves between the slices as data grow
-    # (a live model must not be scored on examples it trained on). An intent whose every example
-    # hashes into the slice trains on them instead and is not scored.
+    # Held back by a hash of the text (see _held_back): a live model is never scored on examples it
+    # trained on. An intent whose every example hashes into the slice trains on them instead.
     held = [_held_back(t, len(texts)) for t in texts]
     trainable = {y for y, h in zip(labels, held, strict=True) if not h}
     hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
@@ -265,8 +264,9 @@ def intent_targets(names: list[str]) -> dict[str, np.ndarray]:
         return {}
     cached = _targets
     if cached is None or cached[0] != version.pk:
-        described = dict(Intent.objects.filter(name__in=model.labels).values_list("name", "description"))
-        words = _in_words([intent_text(name, described.get(name, "")) for name in model.labels])
+        texts, defined = _descriptions()
+        in_words = dict(zip(defined, texts, strict=True))
+        words = _in_words([in_words.get(name) or intent_text(name) for name in model.labels])
         mixed = model.centroids() + DESCRIPTION_WEIGHT * words
         mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-9)
         cached = _targets = (version.pk, dict(zip(model.labels, mixed, strict=True)))

@@ -35,6 +35,12 @@ FAILING_MEAN = 0.2  # posterior mean under this, with evidence, means "this answ
 FAILING_EVIDENCE = 6.0
 
 
+def keeps_failing(successes: float, failures: float) -> bool:
+    """Enough customers said so: with evidence, under FAILING_MEAN of them were helped."""
+    n = successes + failures
+    return n >= FAILING_EVIDENCE and successes / n < FAILING_MEAN
+
+
 @dataclass
 class Scored:
     article_id: int
@@ -53,8 +59,7 @@ class Scored:
     @property
     def failing(self) -> bool:
         """Judged on what customers said, not on the prior: the prior must not shield a bad article."""
-        n = self.successes + self.failures
-        return n >= FAILING_EVIDENCE and self.successes / n < FAILING_MEAN
+        return keeps_failing(self.successes, self.failures)
 
 
 def segments(context: dict) -> list[str]:
@@ -167,8 +172,7 @@ def _belief(s: Scored) -> float:
 def _failing(stats: dict, article_id: int) -> bool:
     """Failing on the intent-wide record of every loaded intent together (see Scored.failing)."""
     rows = [row for (_, a, seg), row in stats.items() if a == article_id and seg == ""]
-    s, f = sum(r.successes for r in rows), sum(r.failures for r in rows)
-    return s + f >= FAILING_EVIDENCE and s / (s + f) < FAILING_MEAN
+    return keeps_failing(sum(r.successes for r in rows), sum(r.failures for r in rows))
 
 
 CREDIT_MIN_PROBABILITY = 0.2  # below this an intent is a guess, and a guess must not be confirmed

@@ -48,7 +48,8 @@ class Result:
 
 
 def humanise(category: str) -> str:
-    return category.replace("_", " ").replace("-", " ").strip().capitalize()
+    """A category's name in words: the article title and the intent description of the workspace."""
+    return learning.intent_text(category)
 
 
 def article_body(title: str) -> str:

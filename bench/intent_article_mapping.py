@@ -23,7 +23,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from agents.learning import DESCRIPTION_WEIGHT, intent_text
+    from agents.learning import DESCRIPTION_WEIGHT
     from agents.simulation import article_body, humanise
     from knowledge.chunking import chunk_markdown
     from knowledge.embeddings import embed
@@ -37,7 +37,7 @@ def main() -> None:
             passages.append(f"{title}. {p.heading}. {p.text}")  # as knowledge.actions embeds them
             owner.append(category)
     chunks, owner = embed(passages), np.array(owner)
-    words = embed([intent_text(c, humanise(c)) for c in categories])
+    words = embed([humanise(c) for c in categories])  # the intents' descriptions
 
     def right(targets: np.ndarray) -> float:
         return round(float(np.mean(owner[(targets @ chunks.T).argmax(1)] == np.array(categories))), 4)
