@@ -190,7 +190,13 @@ def refresh_due() -> bool:
 # ---------------------------------------------------------------- serving
 
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[int, IntentModel]] = {}
+_cache: dict[str, tuple[tuple, IntentModel]] = {}
+
+
+def cache_key(version: ModelVersion) -> tuple:
+    """A model version's identity for per-process caches: a primary key alone repeats across
+    databases (every simulation workspace starts again at 1)."""
+    return version.pk, version.trained_at
 
 
 _reading = threading.local()
@@ -221,12 +227,12 @@ def load_model(version: ModelVersion | None) -> IntentModel | None:
         return None
     with _cache_lock:
         cached = _cache.get(version.kind)
-        if cached and cached[0] == version.pk:
+        if cached and cached[0] == cache_key(version):
             return cached[1]
     blob = ModelVersion.objects.values_list("blob", flat=True).get(pk=version.pk)
     model = IntentModel.from_bytes(bytes(blob))
     with _cache_lock:
-        _cache[version.kind] = (version.pk, model)
+        _cache[version.kind] = (cache_key(version), model)
     return model
 
 
@@ -251,7 +257,7 @@ def _in_words(texts: list[str]) -> np.ndarray:
     return np.array([_words_cache[t] for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
 
-_targets: tuple[int, dict[str, np.ndarray]] | None = None
+_targets: tuple[tuple, dict[str, np.ndarray]] | None = None
 
 
 def intent_targets(names: list[str]) -> dict[str, np.ndarray]:
@@ -263,13 +269,13 @@ def intent_targets(names: list[str]) -> dict[str, np.ndarray]:
     if model is None:
         return {}
     cached = _targets
-    if cached is None or cached[0] != version.pk:
+    if cached is None or cached[0] != cache_key(version):
         texts, defined = _descriptions()
         in_words = dict(zip(defined, texts, strict=True))
         words = _in_words([in_words.get(name) or intent_text(name) for name in model.labels])
         mixed = model.centroids() + DESCRIPTION_WEIGHT * words
         mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-9)
-        cached = _targets = (version.pk, dict(zip(model.labels, mixed, strict=True)))
+        cached = _targets = (cache_key(version), dict(zip(model.labels, mixed, strict=True)))
     return {name: cached[1][name] for name in names if name in cached[1]}
 
 

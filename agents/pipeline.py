@@ -242,7 +242,7 @@ def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, fl
 
 
 FITTING_TTL = 60.0  # seconds an intent's nearest passages are reused; meanwhile search finds new articles
-_fitting: dict[tuple[int, str], tuple[float, list[int]]] = {}
+_fitting: dict[tuple[tuple, str], tuple[float, list[int]]] = {}
 
 
 def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) -> list[Hit]:
@@ -256,7 +256,7 @@ def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) ->
     targets = learning.intent_targets(intents)
     if not targets:
         return []
-    version = learning.live_version(learning.INTENT).pk
+    version = learning.cache_key(learning.live_version(learning.INTENT))
     now = time.monotonic()
     nearest: dict[str, list[int]] = {}
     for name, target in targets.items():
