@@ -94,6 +94,27 @@ def celery_worker(django_db_setup, django_db_blocker):
         yield worker
 
 
+@pytest.fixture(autouse=True)
+def _worker_idle_before_flush(request):
+    """A transactional test ends by truncating every table. A task the test left on the queue or
+    still running on the session worker would hold row locks against that TRUNCATE (a deadlock) or
+    write rows into the next test, so the queue is emptied and the worker let finish first."""
+    needs_flush = any(name in request.fixturenames for name in ("transactional_db", "live_server")) or any(
+        marker.kwargs.get("transaction") for marker in request.node.iter_markers("django_db")
+    )
+    if not needs_flush:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, so torn down (flushed) after this
+    yield
+    from celery.worker import state
+
+    from helpdesk.celery import app
+
+    app.control.purge()
+    wait_for(lambda: not state.active_requests and not state.reserved_requests, timeout=60)
+
+
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
     """Poll until predicate() is truthy (work done by the worker or the browser); return its value."""
     import time
