@@ -27,7 +27,6 @@ from agents.actions import add_intent_example, ensure_intent
 from agents.models import ExampleSource, ModelVersion
 from inbox import actions
 from inbox.actions import intent_name
-from inbox.events import drain_background
 from inbox.models import Account, Conversation, Customer, Plan, Site
 from knowledge.actions import reindex_articles, save_article
 from knowledge.embeddings import embed
@@ -137,8 +136,6 @@ def run(
         offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
         result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered,
                              "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
-        if step == len(stream):
-            drain_background()  # let a refresh already under way finish, as a worker would
         if step % eval_every == 0 or step == len(stream):
             recent = result.steps[-window:]
             result.curve.append({

@@ -153,7 +153,6 @@ EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="text-embedding-3-small")
 LEARNING_ENABLED = env.bool("LEARNING_ENABLED", default=True)
 # Offline runs (simulate_learning) execute Celery tasks in-process and skip WebSocket broadcasts.
 INLINE_TASKS = env.bool("INLINE_TASKS", default=False)
-BACKGROUND_TASKS = {"agents.tasks.refresh_intent_model_if_due"}  # with INLINE_TASKS: off the main thread
 BROADCAST_EVENTS = env.bool("BROADCAST_EVENTS", default=True)
 # The escalation policy answers when the chance the answer resolves is at least this (agents/escalation.py).
 # A wrong answer still ends with the customer's own "talk to a human", one message later; an early
