@@ -60,6 +60,20 @@ def test_a_candidate_that_scores_worse_on_the_held_back_slice_is_refused(demo_kb
     assert "kept the live model" in candidate.note
 
 
+def test_a_refresh_keeps_the_calibration_until_the_intents_change(demo_kb):
+    live = learning.load_model(learning.live_version("intent"))
+    add_intent_example("change_plan", "switch us to the growth plan please", retrain=False)
+    same_intents = learning.refresh_intent_model(trigger="test")
+    kept = learning.load_model(same_intents)
+    assert (kept.temperature, kept.abstain_threshold) == (live.temperature, live.abstain_threshold)
+    assert same_intents.metrics["calibrated_on"] == live.calibrated_n < same_intents.n_examples
+
+    label("can I pay my invoice in bitcoin or other crypto currency", "crypto_payment",
+          make_staff("labeller@example.com", "agent"))
+    new_intent = learning.refresh_intent_model(trigger="test")
+    assert new_intent.metrics["calibrated_on"] == new_intent.n_examples  # refitted for the new intent
+
+
 def test_rollback_makes_the_previous_version_live_again(demo_kb):
     first = learning.live_version("intent")
     add_intent_example("change_plan", "please move our workspace to Enterprise", retrain=False)
