@@ -373,6 +373,9 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> M
     text = message.body
     context = {**enrich(conversation), "allow_clarify": allow_clarify, "earlier": message.earlier}
     stages = {"loaded": _ms(started)}
+    waited = (timezone.now() - message.created_at).total_seconds()
+    if 0 <= waited < 60:  # replies to messages stored with an earlier time (imports, simulations) have none
+        stages["queued"] = round(waited * 1000, 1)  # stored → this task starting (commit, broker, worker)
     vector = embed_one(text)
     stages["embedded"] = _ms(started)
     if conversation.follow_up_of_id is None and not message.earlier:
@@ -404,7 +407,7 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> M
         "model_versions": {"intent": u.model_version, "embedding": settings.EMBEDDING_BACKEND},
         "learning": settings.LEARNING_ENABLED,
         "replying_to": message.pk,
-        "stages_ms": stages,  # since the task started: where the reply's time goes
+        "stages_ms": stages,  # since the task started (queued: before it): where the reply's time goes
     }
 
     def understood() -> None:

@@ -205,12 +205,14 @@ def post_customer_message(
             fields.append("snoozed_until")
         _save(conversation, *fields)
         _index_text(conversation.pk, body)
-        _broadcast_message(message)
+        # The reply's task is queued first (on-commit hooks run in order): the broadcasts are
+        # channel-layer round trips the customer's answer need not wait for.
         if respond:
             if conversation.needs_human or conversation.handled_by == HandledBy.HUMAN:
                 events.enqueue_on_commit(DRAFT_TASK, conversation.pk)
             else:
                 events.enqueue_on_commit(RESPOND_TASK, conversation.pk, message.pk)
+        _broadcast_message(message)
     return message, True
 
 
