@@ -296,11 +296,10 @@ class IntentModel:
         temperature = 1.0
         cal_threshold = DEFAULT_ABSTAIN_THRESHOLD
         calibrated_n = len(labels)
+        kept_n = getattr(previous, "calibrated_n", previous.n_examples) if previous is not None else 0
         cal = _calibration_split(y[:n_real], cfg.calib_fraction, seed) if cfg.calibrate else None
-        if cal is not None and previous is not None and previous.labels == classes and (
-                len(labels) < 2 * getattr(previous, "calibrated_n", previous.n_examples)):
-            temperature, cal_threshold = previous.temperature, previous.abstain_threshold
-            calibrated_n = getattr(previous, "calibrated_n", previous.n_examples)
+        if cal is not None and previous is not None and previous.labels == classes and len(labels) < 2 * kept_n:
+            temperature, cal_threshold, calibrated_n = previous.temperature, previous.abstain_threshold, kept_n
         elif cal is not None:
             # Fit on the rest (augmented copies of held-out rows excluded), calibrate on held-out.
             fit_real, cal_idx = cal

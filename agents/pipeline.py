@@ -12,7 +12,7 @@ import random
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlparse
@@ -132,7 +132,7 @@ def understand(text: str, *, entities: bool = True) -> Understanding:
         intent=prediction.intent if prediction else None,
         confidence=float(prediction.confidence) if prediction else 0.0,
         top=[(name, round(float(p), 4)) for name, p in (prediction.top if prediction else [])],
-        entities=_entities_soon(text).result() if entities else [],
+        entities=_entities(text) if entities else [],
         frustration=round(frustration_score(text), 3),
         model_version=version,
     )
@@ -416,7 +416,7 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> M
         Nothing before needs them, and they are extracted only now: spaCy holds the GIL, so on a
         helper thread it slowed whatever ran beside it (the encoder 10 → 14 ms; with an LLM, the
         first streamed token) by about as much as it saved."""
-        u.entities = trace["entities"] = _entities_soon(text).result()
+        u.entities = trace["entities"] = _entities(text)
         inbox.update_understanding(message, entities=u.entities, frustration=u.frustration)
 
     if plan.decision == "handoff":
@@ -472,7 +472,7 @@ def _helper(name: str, make):
     return _helpers[key]
 
 
-def _entities_soon(text: str) -> Future:
+def _entities(text: str) -> list[dict]:
     """extract_entities on the process's one entity thread (spaCy is used by one thread at a time)."""
     cat, now = catalog(), timezone.now()  # the catalogue's database read stays on the caller's thread
 
@@ -480,7 +480,7 @@ def _entities_soon(text: str) -> Future:
         return [{"start": e.start, "end": e.end, "label": e.label, "text": e.text, "value": e.value}
                 for e in extract_entities(text, cat, now=now)]
 
-    return _helper("entities", lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="entities")).submit(run)
+    return _helper("entities", lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="entities")).submit(run).result()
 
 
 def _account_facts(context: dict) -> str:
@@ -517,7 +517,7 @@ def warm_up() -> None:
 
     try:
         embed_one("warm up")
-        _entities_soon("warm up on 3 May at 5pm").result()  # spaCy, dateparser, the catalogue, the thread
+        _entities("warm up on 3 May at 5pm")  # spaCy, dateparser, the catalogue, the thread
         learning.predict_intent("warm up")
         frustration_score("warm up: this is not working!!")  # VADER's lexicon loads on first use
         if llm.enabled():
