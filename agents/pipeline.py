@@ -194,8 +194,9 @@ def decide(conversation: Conversation, text: str, u: Understanding, context: dic
 
 
 def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> Plan:
-    hits = search(text, k=6, vector=u.vector, area=context.get("area"))
-    known = {h.article_id for h in hits}
+    rejected = set(context.get("rejected", ()))  # answers the customer said did not help, this conversation
+    hits = [h for h in search(text, k=6, vector=u.vector, area=context.get("area")) if h.article_id not in rejected]
+    known = {h.article_id for h in hits} | rejected
     likely = [name for name, p in u.top if p >= ranking.CREDIT_MIN_PROBABILITY]
     extra = [a for a in ranking.proven_articles(likely) if a not in known]
     if extra:
@@ -222,6 +223,29 @@ def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> 
     return Plan("answer", why, hits=hits, ranking=ranking_trace, chosen=best, expected=choice.expected,
                 credited_intent=choice.credited_intent, credited_confidence=choice.credited_confidence,
                 credit=choice.credit)
+
+
+def reconsider(u: Understanding, rejected_trace: dict) -> None:
+    """Bayes on “not helpful”: each reading of the question loses the chance that the rejected
+    answer would have resolved it, as the ranking believed when it chose that answer.
+
+    An intent the rejected article plainly answers drops out; readings it did not serve become
+    the likely ones, so the second try answers the question the customer did not mean first.
+    """
+    row = next((r for r in rejected_trace.get("ranking") or []
+                if r["article_id"] == (rejected_trace.get("chosen") or {}).get("article_id")), None)
+    if row is None:
+        return
+    p_of = dict(rejected_trace.get("top_intents") or [])
+    belief = {name: part / p_of[name] for name, part in row["by_intent"].items() if p_of.get(name)}
+    top = [(name, p * (1 - min(1.0, belief.get(name, 0.0)))) for name, p in u.top]
+    unknown = max(0.0, 1.0 - sum(p for _, p in u.top)) * (1 - row.get("prior", 0.0))
+    total = sum(p for _, p in top) + unknown
+    if total <= 0:
+        return
+    u.top = sorted(((name, round(p / total, 4)) for name, p in top), key=lambda x: x[1], reverse=True)
+    u.confidence = u.top[0][1] if u.top else 0.0
+    u.intent = u.top[0][0] if u.top and u.confidence >= 0.5 else None
 
 
 def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
@@ -308,13 +332,13 @@ def _plain(text: str) -> str:
     return re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text).strip()
 
 
-def extractive_answer(hit: Hit, context: dict, max_chars: int = 600) -> str:
+def extractive_answer(hit: Hit, context: dict, max_chars: int = 600, sorry: bool = False) -> str:
     body = _plain(hit.text)
     if len(body) > max_chars:
         cut = body[:max_chars]
         body = cut[: max(cut.rfind("\n"), cut.rfind(". ") + 1)] or cut
         body = body.rstrip() + " …"
-    lead = f"Hi {context['first_name']}! " if context.get("first_name") else ""
+    lead = "Sorry that didn't help. " if sorry else f"Hi {context['first_name']}! " if context.get("first_name") else ""
     heading = hit.heading if hit.heading and hit.heading != hit.title else hit.title
     account = ""
     if context.get("plan_label") and hit.area == Area.BILLING:
@@ -349,13 +373,29 @@ def handoff_notice(reason: str, site_hours: str) -> str:
 # ---------------------------------------------------------------- the whole turn
 
 
-def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True) -> Message | None:
-    """Answer one customer message (the Celery task's body)."""
+def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True,
+            try_again: bool = False) -> Message | None:
+    """Answer one customer message (the Celery task's body).
+
+    try_again: the customer said the answer to this message did not help; give the next best
+    answer (never the rejected one), or hand off if nothing else is likely enough to resolve it.
+    """
     with learning.one_reading():
-        return _respond(conversation_id, message_id, allow_clarify=allow_clarify)
+        return _respond(conversation_id, message_id, allow_clarify=allow_clarify and not try_again,
+                        try_again=try_again)
 
 
-def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> Message | None:
+def _rejected_answer(conversation: Conversation, message: Message) -> Message | None:
+    """The AI's latest answer, if it answered this message and the customer said it did not help."""
+    last = inbox.last_ai_reply(conversation)
+    if (last is None or last.trace.get("replying_to") != message.pk or last.trace.get("decision") != "answer"
+            or not last.outcomes.filter(kind=OutcomeKind.NOT_HELPFUL).exists()):
+        return None
+    return last
+
+
+def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool, try_again: bool = False
+             ) -> Message | None:
     started = time.perf_counter()
     # One query: the message, its conversation (customer, site, account), whether the customer has
     # written since and whether anything came before it.
@@ -372,16 +412,26 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> M
         return None  # the customer kept typing; answer the latest message instead
     text = message.body
     context = {**enrich(conversation), "allow_clarify": allow_clarify, "earlier": message.earlier}
+    rejected = None
+    if try_again:
+        rejected = _rejected_answer(conversation, message)
+        if rejected is None:
+            return None  # answered again already, or the customer moved on
+        rejected_ids = [m.trace["chosen"]["article_id"] for m in conversation.messages.filter(
+            sender_kind=SenderKind.AI, outcomes__kind=OutcomeKind.NOT_HELPFUL, trace__has_key="chosen")]
+        context.update(earlier=True, rejected=rejected_ids)
     stages = {"loaded": _ms(started)}
     waited = (timezone.now() - message.created_at).total_seconds()
-    if 0 <= waited < 60:  # replies to messages stored with an earlier time (imports, simulations) have none
+    if 0 <= waited < 60 and rejected is None:  # none for imported or simulated messages, or a second try
         stages["queued"] = round(waited * 1000, 1)  # stored → this task starting (commit, broker, worker)
     vector = embed_one(text)
     stages["embedded"] = _ms(started)
-    if conversation.follow_up_of_id is None and not message.earlier:
+    if conversation.follow_up_of_id is None and not message.earlier and rejected is None:
         outcomes.detect_follow_up(conversation, vector)
     u = understand(text, entities=False)
     u.vector = vector
+    if rejected is not None:
+        reconsider(u, rejected.trace)
     stages["understood"] = _ms(started)
     rng = random.Random(message.pk)
     plan = decide(conversation, text, u, context, rng)
@@ -407,6 +457,7 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> M
         "model_versions": {"intent": u.model_version, "embedding": settings.EMBEDDING_BACKEND},
         "learning": settings.LEARNING_ENABLED,
         "replying_to": message.pk,
+        "try_again_after": rejected.pk if rejected else None,
         "stages_ms": stages,  # since the task started (queued: before it): where the reply's time goes
     }
 
@@ -450,7 +501,7 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool) -> M
     trace["composer"] = "llm" if body else "extractive"
     trace["llm"] = info
     if body is None:
-        body = extractive_answer(hit, context)
+        body = extractive_answer(hit, context, sorry=rejected is not None)
     trace["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return inbox.post_ai_reply(conversation, body, trace=trace, intent=u.intent, confidence=u.confidence)
 

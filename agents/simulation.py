@@ -2,8 +2,9 @@
 
 Each row becomes a conversation: the simulated customer writes through
 `inbox.actions.post_customer_message`, the real `agents.pipeline.respond` answers, and the
-customer reacts through the same actions the widget uses (“that helped” and resolve, or
-asking for a human), their signal flipped with probability `noise`. A simulated human agent
+customer reacts through the same actions the widget uses (“that helped” and resolve; or “not
+helpful”, upon which the agent tries once more or hands off, and then resolve or asking for a
+human), their signal flipped with probability `noise`. A simulated human agent
 handles every hand-off through the inbox actions a person uses (intent label, reply,
 resolve). Learning happens only through those signals and labels, exactly as in production
 (Celery tasks run in-process). Ground truth (did the answer use the true category's
@@ -116,13 +117,24 @@ def run(
         answered = reply is not None and reply.trace.get("decision") == "answer"
         truly = answered and reply.trace["chosen"]["article_id"] == article_of[category]
         handed_off = not answered
+        tried_again = right_again = False
         if answered:
             satisfied = truly if rng.random() >= noise else not truly
+            if not satisfied:
+                # The customer follows up: “Not helpful” (the widget's button) asks the agent to try again.
+                actions.give_feedback(reply, helpful=False)
+                conversation.refresh_from_db()
+                again = actions.last_ai_reply(conversation)
+                if again.pk != reply.pk and again.trace.get("decision") == "answer":
+                    tried_again = True
+                    right_again = again.trace["chosen"]["article_id"] == article_of[category]
+                    truly = truly or right_again
+                    satisfied = right_again if rng.random() >= noise else not right_again
             if satisfied:  # the customer's problem is solved: the chat resolves, nobody comes back
                 conversation = actions.resolve(conversation, at=clock)
                 # No follow-up comes in the simulation, so the window closes with a positive signal.
                 actions.close_resolution_window(conversation, window=timedelta(0), now=clock)
-            else:
+            else:  # escalates (if the agent did not hand off itself)
                 actions.hand_off(conversation, "customer_request", note="simulated customer escalated",
                                  customer_notice="Passing you to a teammate.", at=clock)
                 handed_off = True
@@ -134,7 +146,8 @@ def run(
             actions.resolve(conversation, by=agent, at=clock)
         top = (reply.trace.get("top_intents") or [[None, 0.0]])[0] if answered else (None, 0.0)
         offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
-        result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered,
+        result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered, "tried_again": tried_again,
+                             "right_again": right_again,
                              "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
         if step % eval_every == 0 or step == len(stream):
             recent = result.steps[-window:]
@@ -164,6 +177,10 @@ def breakdown(steps: list[dict]) -> dict:
         "top_intent_right_when_answered": share(understood, answered),
         "resolved_when_intent_right": share([s for s in understood if s["resolved"]], understood),
         "resolved_when_intent_wrong": share([s for s in misread if s["resolved"]], misread),
+        # “Not helpful”, then the agent's second answer: how often, and how often that one resolved.
+        "tried_again": share([s for s in answered if s.get("tried_again")], answered),
+        "second_answer_right": share([s for s in answered if s.get("right_again")],
+                                     [s for s in answered if s.get("tried_again")]),
         # Intent right, answer wrong: was the right article even a candidate, and how sure was the model?
         "intent_right_answer_wrong": {
             "right_article_not_offered": share([s for s in missed if not s["offered"]], missed),

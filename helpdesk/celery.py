@@ -23,9 +23,14 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _warm_up(**kwargs) -> None:
     """Load the encoder, the NLP models and the live intent model before the first customer waits."""
+    import gc
+
     from agents.pipeline import warm_up
 
     warm_up()
+    # What warm-up loaded lives as long as the process: out of the collector's sight, a full
+    # collection no longer walks the models' objects in the middle of a customer's reply.
+    gc.freeze()
 
 
 _loops: dict[int, asyncio.AbstractEventLoop] = {}

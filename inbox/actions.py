@@ -236,13 +236,22 @@ def rate(conversation: Conversation, score: int) -> Outcome | None:
 
 
 def give_feedback(message: Message, helpful: bool) -> Outcome | None:
-    """The widget's “that helped / not helpful” on one AI answer."""
+    """The widget's “that helped / not helpful” on one AI answer.
+
+    “Not helpful” on the latest answer of a conversation the AI still handles asks the agent to
+    try again: the next best answer, or a person (agents.pipeline.respond, try_again).
+    """
     if message.sender_kind != SenderKind.AI:
         raise InboxError("Feedback is for AI answers.", "bad_feedback")
     kind = OutcomeKind.HELPFUL if helpful else OutcomeKind.NOT_HELPFUL
     with transaction.atomic():
         conversation = _lock(message.conversation)
-        return record_outcome(conversation, kind, 1.0 if helpful else -1.0, message=message)
+        outcome = record_outcome(conversation, kind, 1.0 if helpful else -1.0, message=message)
+        if (outcome is not None and not helpful and conversation.status == Status.OPEN and not conversation.needs_human
+                and conversation.handled_by == HandledBy.AI and message.trace.get("replying_to")
+                and last_ai_reply(conversation) == message):
+            events.enqueue_on_commit(RESPOND_TASK, conversation.pk, message.trace["replying_to"], True)
+        return outcome
 
 
 def mark_abandoned(conversation: Conversation) -> bool:

