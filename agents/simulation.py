@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from agents import learning, pipeline
 from agents.actions import add_intent_example, ensure_intent
-from agents.models import ExampleSource, ModelVersion
+from agents.models import ExampleSource, IntentExample, ModelVersion
 from inbox import actions
 from inbox.actions import intent_name
-from inbox.models import Account, Conversation, Customer, Plan, Site
+from inbox.models import Account, Conversation, Customer, Label, LabelKind, Message, Plan, SenderKind, Site
 from knowledge.actions import reindex_articles, save_article
 from knowledge.embeddings import embed
 from knowledge.models import ArticleStatus
@@ -45,6 +45,7 @@ class Result:
     test_accuracy_start: float = 0.0
     test_accuracy_end: float = 0.0
     retrains: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
 
 
 def humanise(category: str) -> str:
@@ -159,10 +160,32 @@ def run(
         if progress:
             progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
+    result.labels = label_quality(dict(stream))
+    import os, sys
+    if os.environ.get("SIM_ANALYSE"):
+        sys.path.insert(0, "/tmp/hc"); import analysis_patch
+        analysis_patch.dump(dict(stream), {v: k.lower() for k, v in article_of.items()})
     fits = [v.metrics.get("train_seconds", 0.0) for v in ModelVersion.objects.filter(kind=learning.INTENT).defer("blob")]
     result.retrains = {"intent_models_trained": len(fits), "train_seconds_median": round(float(np.median(fits)), 1) if fits else None,
                        "train_seconds_total": round(sum(fits), 1)}
     return result
+
+
+def label_quality(truth: dict[str, str]) -> dict:
+    """What the intent model learns from, by source: how many examples, and how many are right."""
+    tried_again = set(Message.objects.filter(sender_kind=SenderKind.AI, trace__try_again_after__isnull=False)
+                      .values_list("trace__replying_to", flat=True))
+    rows = [(source + (" (second try)" if message_id in tried_again else ""), text, intent)
+            for source, text, intent, message_id in
+            IntentExample.objects.values_list("source", "text", "intent__name", "message_id") if text in truth]
+    rows += [("agent_label", body, value.get("intent")) for body, value in
+             Label.objects.filter(kind=LabelKind.INTENT).values_list("message__body", "value") if body in truth]
+    out = {}
+    for source in sorted({r[0] for r in rows}):
+        mine = [(text, intent) for s, text, intent in rows if s == source]
+        right = sum(intent == intent_name(truth[text]) for text, intent in mine)
+        out[source] = {"examples": len(mine), "right": round(right / len(mine), 4)}
+    return out
 
 
 def breakdown(steps: list[dict]) -> dict:
@@ -209,5 +232,6 @@ def summarise(result: Result, started: float) -> dict:
         "last_1000_breakdown": breakdown(last),
         "first_half_breakdown": breakdown(steps[:half]),
         "retrains": result.retrains,
+        "labels": result.labels,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
