@@ -161,10 +161,6 @@ def run(
             progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
     result.labels = label_quality(dict(stream))
-    import os, sys
-    if os.environ.get("SIM_ANALYSE"):
-        sys.path.insert(0, "/tmp/hc"); import analysis_patch
-        analysis_patch.dump(dict(stream), {v: k.lower() for k, v in article_of.items()})
     fits = [v.metrics.get("train_seconds", 0.0) for v in ModelVersion.objects.filter(kind=learning.INTENT).defer("blob")]
     result.retrains = {"intent_models_trained": len(fits), "train_seconds_median": round(float(np.median(fits)), 1) if fits else None,
                        "train_seconds_total": round(sum(fits), 1)}
