@@ -23,7 +23,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from agents import learning, pipeline
+from agents import learning, outcomes, pipeline
 from agents.actions import add_intent_example, ensure_intent
 from agents.models import ExampleSource, IntentExample, ModelVersion
 from inbox import actions
@@ -168,10 +168,21 @@ def run(
 
 
 def label_quality(truth: dict[str, str]) -> dict:
-    """What the intent model learns from, by source: how many examples, and how many are right."""
-    tried_again = set(Message.objects.filter(sender_kind=SenderKind.AI, trace__try_again_after__isnull=False)
-                      .values_list("trace__replying_to", flat=True))
-    rows = [(source + (" (second try)" if message_id in tried_again else ""), text, intent)
+    """What the intent model learns from, by source: how many examples, and how many are right.
+
+    A confirmed example is split by the answer that confirmed it: a second try, or a first answer
+    whose label came from the model's own intent or (the model unsure) from the article's.
+    """
+    how: dict[int, str] = {}
+    for question, second, confidence in (Message.objects.filter(sender_kind=SenderKind.AI, trace__decision="answer")
+                                         .order_by("id").values_list("trace__replying_to", "trace__try_again_after",
+                                                                     "trace__credited_confidence")):
+        if second:
+            how[question] = " (second try)"
+        elif question not in how:
+            sure = (confidence or 0) >= outcomes.CONFIRM_MIN_CONFIDENCE
+            how[question] = " (model's intent)" if sure else " (article's intent)"
+    rows = [(source + (how.get(message_id, "") if source == ExampleSource.CONFIRMED_OUTCOME else ""), text, intent)
             for source, text, intent, message_id in
             IntentExample.objects.values_list("source", "text", "intent__name", "message_id") if text in truth]
     rows += [("agent_label", body, value.get("intent")) for body, value in
