@@ -122,6 +122,19 @@ def test_a_confident_answer_that_resolved_becomes_a_confirmed_example(answered):
     assert example.intent.name == answered.trace["intent"]
 
 
+def test_a_second_try_that_resolved_teaches_the_ranking_but_labels_no_question(answered):
+    """After “not helpful” the second answer is right far less often, so its noisy “resolved” is no label."""
+    actions.give_feedback(answered, False)
+    second = pipeline.respond(answered.conversation_id, answered.trace["replying_to"], try_again=True)
+    assert second.trace["try_again_after"] == answered.pk and second.trace["decision"] == "answer"
+    actions.give_feedback(second, True)
+    apply_all()
+    chosen = ArticleStat.objects.get(intent=second.trace["credited_intent"], segment="",
+                                     article_id=second.trace["chosen"]["article_id"])
+    assert chosen.successes == 1.0
+    assert not IntentExample.objects.filter(source="confirmed_outcome").exists()
+
+
 def test_learning_off_changes_nothing(answered, settings):
     settings.LEARNING_ENABLED = False
     actions.give_feedback(answered, True)
