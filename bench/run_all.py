@@ -12,6 +12,7 @@ BENCHES = [
     "entities_eval.py",
     "retrieval_latency.py",
     "chat_latency.py",
+    "llm_first_token.py",
     "inbox_latency.py",
     "learning_curve.py",
     "analytics_spikes.py",
