@@ -47,10 +47,10 @@ def apply_outcome(outcome_id: int) -> bool:
     policy = trace.get("escalation") or {}
     if applied == "applied" and policy.get("keys"):
         escalation.learn(policy["keys"], outcome.reward, reason=(outcome.value or {}).get("reason"))
-    # A second try's "resolved" teaches the ranking but labels no question: the customer already
-    # rejected the first reading, so the second is right far less often, and one noisy positive on it
-    # would more often teach the model a wrong intent than a right one.
-    if applied == "applied" and outcome.kind in CONFIRMING and not trace.get("try_again_after"):
+    # A second try that resolved labels the question too: it is the hardest kind of example (the
+    # first reading was wrong). Measured on the 10,000-conversation simulation, leaving these out
+    # lowered the end test accuracy (0.9299 -> 0.9263) and the first 500's resolution (0.760 -> 0.742).
+    if applied == "applied" and outcome.kind in CONFIRMING:
         # Without a sure intent, the confirmed article still says what was asked when it is
         # plainly one intent's answer: the question becomes an example of that intent.
         if not intent or confidence < CONFIRM_MIN_CONFIDENCE:

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents import pipeline
+from agents import learning, pipeline
 from agents.models import AppliedSignal, ArticleStat, IntentExample
+from agents.outcomes import CONFIRM_MIN_CONFIDENCE
 from agents.tasks import learn_from_signal
 from inbox import actions
 from inbox.models import Conversation, Customer, Outcome, Site
@@ -122,17 +123,25 @@ def test_a_confident_answer_that_resolved_becomes_a_confirmed_example(answered):
     assert example.intent.name == answered.trace["intent"]
 
 
-def test_a_second_try_that_resolved_teaches_the_ranking_but_labels_no_question(answered):
-    """After “not helpful” the second answer is right far less often, so its noisy “resolved” is no label."""
+def test_a_second_try_that_resolved_moves_its_own_statistics_and_labels_the_question(answered):
     actions.give_feedback(answered, False)
     second = pipeline.respond(answered.conversation_id, answered.trace["replying_to"], try_again=True)
     assert second.trace["try_again_after"] == answered.pk and second.trace["decision"] == "answer"
     actions.give_feedback(second, True)
     apply_all()
-    chosen = ArticleStat.objects.get(intent=second.trace["credited_intent"], segment="",
-                                     article_id=second.trace["chosen"]["article_id"])
-    assert chosen.successes == 1.0
-    assert not IntentExample.objects.filter(source="confirmed_outcome").exists()
+    first_stat = ArticleStat.objects.get(intent=answered.trace["intent"], segment="",
+                                         article_id=answered.trace["chosen"]["article_id"])
+    assert (first_stat.successes, first_stat.failures) == (0.0, 1.0)
+    second_stat = ArticleStat.objects.get(intent=second.trace["credited_intent"], segment="",
+                                          article_id=second.trace["chosen"]["article_id"])
+    assert second_stat.successes == 1.0
+    example = IntentExample.objects.get(source="confirmed_outcome")
+    assert example.text == "my card was declined when paying"
+    assert example.message_id == second.trace["replying_to"]
+    # The reading of the answer that resolved: its credited intent when sure, else its article's intent.
+    reading = (second.trace["credited_intent"] if second.trace["credited_confidence"] >= CONFIRM_MIN_CONFIDENCE
+               else learning.intent_of_article(second.trace["chosen"]["article_id"]))
+    assert example.intent.name == reading
 
 
 def test_learning_off_changes_nothing(answered, settings):
