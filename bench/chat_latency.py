@@ -360,6 +360,9 @@ async def widget_hello(port: int) -> WS:
     return ws
 
 
+SYNC_S = 4.0  # the widget's SYNC_MS: a client still waiting for a reply asks for what it missed
+
+
 async def ask(ws: WS, body: str, timeout: float = 60.0, on_frame=None) -> tuple[str, float, dict]:
     """Send one question; returns (kind, ms, final frame): kind is answer | clarify | handoff | timeout | error."""
     client_id = os.urandom(8).hex()
@@ -367,17 +370,23 @@ async def ask(ws: WS, body: str, timeout: float = 60.0, on_frame=None) -> tuple[
     await ws.send({"type": "message", "client_id": client_id, "body": body})
     deadline = t0 + timeout
     ack: dict = {}
+    next_sync = t0 + SYNC_S
     while True:
         left = deadline - time.perf_counter()
         if left <= 0:
             return "timeout", (time.perf_counter() - t0) * 1000, {"ack": ack}
         try:
-            frame = await asyncio.wait_for(ws.recv(), left)
+            frame = await asyncio.wait_for(ws.recv(), min(left, max(0.001, next_sync - time.perf_counter())))
         except TimeoutError:
-            return "timeout", (time.perf_counter() - t0) * 1000, {"ack": ack}
+            if time.perf_counter() >= next_sync and ack:  # as the widget does while it waits for a reply
+                await ws.send({"type": "sync", "last_message_id": ack["message"]["id"]})
+                next_sync = time.perf_counter() + SYNC_S
+            continue
         now = time.perf_counter()
         if frame["type"] == "ack":
             ack = frame
+        if frame["type"] == "history" and frame["messages"]:
+            frame = {"type": "message", "message": frame["messages"][-1], "via_sync": True}
         if on_frame is not None:
             on_frame(frame, now - t0)
         if frame["type"] == "error":

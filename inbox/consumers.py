@@ -179,6 +179,15 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def on_ping(self, frame):
         await self.send_json({"type": "pong"})
 
+    async def on_sync(self, frame):
+        """What was written after the last message the client saw. A broadcast can be lost (the
+        channel layer delivers at most once); a client still waiting for a reply asks, and misses nothing."""
+        after = frame.get("last_message_id")
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise actions.InboxError("A sync needs last_message_id: the id of the last message seen.", "bad_sync")
+        messages = await database_sync_to_async(self._history)(after)
+        await self.send_json({"type": "history", "messages": messages})
+
     # ------------------------------------------------------------ group events
 
     async def broadcast(self, event):

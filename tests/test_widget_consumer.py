@@ -99,6 +99,28 @@ async def test_unknown_site_and_wrong_origin_are_refused_with_a_reason(site):
     assert (await comm.receive_json_from())["code"] == "bad_origin"
 
 
+async def test_a_reply_whose_broadcast_was_lost_reaches_a_client_that_syncs(site, settings):
+    """The channel layer delivers at most once; a waiting widget asks for what came after the last id it saw."""
+    from inbox import actions
+
+    comm = await connect()
+    await hello(comm)
+    ack = await post(comm, "How do I export invoices?", "c-1")
+    settings.BROADCAST_EVENTS = False  # the reply's broadcast never reaches this socket
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=ack["message"]["conversation_id"])
+    reply = await database_sync_to_async(actions.post_ai_reply)(conversation, "Billing → Invoices → Export.",
+                                                               trace={"decision": "answer"})
+    await comm.send_json_to({"type": "sync", "last_message_id": ack["message"]["id"]})
+    while (frame := await comm.receive_json_from(timeout=5))["type"] != "history":
+        assert frame["type"] == "typing"
+    assert [m["id"] for m in frame["messages"]] == [reply.pk]
+    assert frame["messages"][0]["body"] == "Billing → Invoices → Export."
+    await comm.send_json_to({"type": "sync", "last_message_id": "yesterday"})
+    error = await comm.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["code"] == "bad_sync"
+    await comm.disconnect()
+
+
 @pytest.mark.parametrize(
     "raw, code",
     [("not json", "bad_json"), ("[1,2]", "bad_frame"), (json.dumps({"type": "explode"}), "unknown_type"),

@@ -64,6 +64,7 @@
   var launcher = $(".launcher"), panel = $(".panel"), log = $(".log"), input = $("textarea"), statusEl = $(".status");
 
   // ------------------------------------------------------------------ state
+  var SYNC_MS = 4000; // how often a client still waiting for a reply asks for missed messages
   var ws = null, retry = 0, lastId = 0; // a fresh page load asks for the whole history; reconnects resume after lastId
   var rendered = {}, outbox = [], streams = {}, typingEl = null, conversation = null;
 
@@ -152,13 +153,20 @@
     return box;
   }
 
+  // While a reply is awaited, ask now and then for what was written since the last message seen:
+  // the channel layer delivers a broadcast at most once, and a reply must never stay unseen.
+  var syncTimer = null;
   function showTyping() {
     if (typingEl) return;
     typingEl = document.createElement("div");
     typingEl.className = "typing"; typingEl.textContent = "Assistant is typing…";
     log.appendChild(typingEl); log.scrollTop = log.scrollHeight;
+    syncTimer = setInterval(function () { send({ type: "sync", last_message_id: lastId }); }, SYNC_MS);
   }
-  function hideTyping() { if (typingEl) { typingEl.remove(); typingEl = null; } }
+  function hideTyping() {
+    if (syncTimer) { clearInterval(syncTimer); syncTimer = null; }
+    if (typingEl) { typingEl.remove(); typingEl = null; }
+  }
 
   function showCsat() {
     if (log.querySelector(".csat") || (conversation && conversation.csat)) return;
@@ -214,6 +222,8 @@
         var st = streams[f.stream_id];
         if (!st) { hideTyping(); st = streams[f.stream_id] = { el: document.createElement("div") }; st.el.className = "msg ai"; log.appendChild(st.el); }
         st.el.textContent += f.delta; log.scrollTop = log.scrollHeight;
+      } else if (f.type === "history") {
+        f.messages.forEach(render);
       } else if (f.type === "typing") {
         showTyping();
       } else if (f.type === "status") {
