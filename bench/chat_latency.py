@@ -378,8 +378,9 @@ async def ask(ws: WS, body: str, timeout: float = 60.0, on_frame=None) -> tuple[
         try:
             frame = await asyncio.wait_for(ws.recv(), min(left, max(0.001, next_sync - time.perf_counter())))
         except TimeoutError:
-            if time.perf_counter() >= next_sync and ack:  # as the widget does while it waits for a reply
-                await ws.send({"type": "sync", "last_message_id": ack["message"]["id"]})
+            if time.perf_counter() >= next_sync:  # as the widget does while it waits for a reply
+                if ack:
+                    await ws.send({"type": "sync", "last_message_id": ack["message"]["id"]})
                 next_sync = time.perf_counter() + SYNC_S
             continue
         now = time.perf_counter()
