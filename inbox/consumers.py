@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -24,6 +25,7 @@ log = logging.getLogger("inbox.widget")
 MAX_FRAME = 16_384
 RATE_LIMIT = (8, 10)  # messages per seconds, per visitor
 HISTORY_LIMIT = 200
+SYNC_MIN_SECONDS = 1.0  # the widget syncs every 4 s while it waits; faster is a client to slow down
 CUSTOMER_EVENTS = {"message", "status", "token"}
 
 
@@ -31,6 +33,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     site: Site | None = None
     customer = None
     conversation: Conversation | None = None
+    last_sync = 0.0
 
     async def connect(self):
         key = self.scope["query_string"].decode().partition("site=")[2].split("&")[0]
@@ -185,6 +188,10 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         after = frame.get("last_message_id")
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise actions.InboxError("A sync needs last_message_id: the id of the last message seen.", "bad_sync")
+        now = time.monotonic()
+        if now - self.last_sync < SYNC_MIN_SECONDS:
+            raise actions.InboxError("Syncing too often; once a second is plenty.", "rate_limited")
+        self.last_sync = now
         messages = await database_sync_to_async(self._history)(after)
         await self.send_json({"type": "history", "messages": messages})
 
