@@ -99,9 +99,10 @@ async def test_unknown_site_and_wrong_origin_are_refused_with_a_reason(site):
     assert (await comm.receive_json_from())["code"] == "bad_origin"
 
 
-async def next_error(comm):
-    while (frame := await comm.receive_json_from(timeout=5))["type"] != "error":
-        assert frame["type"] in ("typing", "message", "status")  # the session worker may be answering
+async def next_frame(comm, kind):
+    """The next frame of this kind; before it only "typing", or the session worker's own answer."""
+    while (frame := await comm.receive_json_from(timeout=5))["type"] != kind:
+        assert frame["type"] in ("typing", "message", "status")
     return frame
 
 
@@ -117,15 +118,14 @@ async def test_a_reply_whose_broadcast_was_lost_reaches_a_client_that_syncs(site
     reply = await database_sync_to_async(actions.post_ai_reply)(conversation, "Billing → Invoices → Export.",
                                                                trace={"decision": "answer"})
     await comm.send_json_to({"type": "sync", "last_message_id": ack["message"]["id"]})
-    while (frame := await comm.receive_json_from(timeout=5))["type"] != "history":
-        assert frame["type"] in ("typing", "message", "status")  # "typing", or the session worker's own answer
+    frame = await next_frame(comm, "history")
     ids = [m["id"] for m in frame["messages"]]  # a running worker may have answered too
     assert reply.pk in ids and ids == sorted(ids) and min(ids) > ack["message"]["id"]
     assert {m["id"]: m["body"] for m in frame["messages"]}[reply.pk] == "Billing → Invoices → Export."
     await comm.send_json_to({"type": "sync", "last_message_id": ack["message"]["id"]})  # at once again
-    assert (await next_error(comm))["code"] == "rate_limited"
+    assert (await next_frame(comm, "error"))["code"] == "rate_limited"
     await comm.send_json_to({"type": "sync", "last_message_id": "yesterday"})
-    assert (await next_error(comm))["code"] == "bad_sync"
+    assert (await next_frame(comm, "error"))["code"] == "bad_sync"
     await comm.disconnect()
 
 
