@@ -17,7 +17,7 @@ DEMO_PAGES = {
     "": {"title": "Dashboard", "area": "onboarding", "screen": "dashboard",
          "blurb": "Your boards, timesheets and reports at a glance."},
     "billing": {"title": "Billing settings", "area": "billing", "screen": "billing",
-                "blurb": "Plan: Growth · 12 seats · next invoice on the 1st."},
+                "blurb": "Your plan, seats and invoices."},
     "integrations": {"title": "Integrations", "area": "integrations", "screen": "integrations",
                      "blurb": "Connect Slack, GitHub, Google Calendar, Salesforce, QuickBooks and Zapier."},
     "timesheets": {"title": "Timesheets", "area": "known-bugs", "screen": "timesheets-export",
@@ -40,13 +40,16 @@ def demo_host(request, page: str = ""):
     site = Site.objects.filter(key=DEMO_SITE_KEY).first()
     if site is None:
         return render(request, "demo/not_seeded.html", status=503)
-    user = None
+    user, page_info = None, DEMO_PAGES[page]
     if request.GET.get("as") != "anonymous":
         customer = Customer.objects.filter(site=site, is_verified=True).exclude(external_id="").order_by("pk").first()
         if customer:
             # What the host app's server does: sign its own user id with the site secret.
             user = {"id": customer.external_id, "email": customer.email, "name": customer.name,
                     "hash": user_hash(site, customer.external_id)}
+            if page == "billing" and customer.account:  # the page shows what the agent knows: the real account
+                page_info = {**page_info, "blurb": f"Plan: {customer.account.get_plan_display()} · "
+                                                   f"{customer.account.seats} seats · next invoice on the 1st."}
     return render(request, "demo/host.html", {
-        "site": site, "user": user, "page": DEMO_PAGES[page], "page_key": page, "pages": DEMO_PAGES,
+        "site": site, "user": user, "page": page_info, "page_key": page, "pages": DEMO_PAGES,
     })

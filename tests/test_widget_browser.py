@@ -50,3 +50,16 @@ def test_the_widget_works_on_a_narrow_phone_screen_by_keyboard(demo_kb, asgi_ser
     page.keyboard.press("Escape")
     assert page.locator(".panel").is_hidden()
     context.close()
+
+
+def test_the_demo_billing_page_shows_the_plan_the_agent_will_quote(demo_kb, client):
+    """The host page and the AI read the same account: no "Growth" on the page beside a "Starter" answer."""
+    from inbox.models import Site
+    from inbox.widget_views import DEMO_SITE_KEY
+    from tests import factories
+
+    site = Site.objects.get(key=DEMO_SITE_KEY)
+    factories.customer(factories.account(plan="starter", seats=27), site=site, is_verified=True, external_id="u-7")
+    assert "Plan: Starter · 27 seats" in client.get("/demo/billing/").content.decode()
+    anonymous = client.get("/demo/billing/?as=anonymous").content.decode()
+    assert "Your plan, seats and invoices." in anonymous and "27 seats" not in anonymous
