@@ -63,7 +63,10 @@
       const el = document.querySelector(selectors[name]);
       if (!el) return;
       if (busy(el)) return later(name, el);
-      htmx.ajax("GET", regionUrl(name), { target: selectors[name], swap: "outerHTML",
+      // The region is the request's source, so each region queues its own refreshes: with one
+      // shared source (htmx's default, the body) a list refresh in flight let a later one
+      // replace the queued counts refresh, and the counts went stale.
+      htmx.ajax("GET", regionUrl(name), { source: el, target: selectors[name], swap: "outerHTML",
                                            headers: { "X-Live-Refresh": name } });
     }, 50);
   }
@@ -108,6 +111,8 @@
     socket = new WebSocket(scheme + location.host + "/ws/inbox/");
     socket.onopen = function () {
       backoff = 1000;
+      // Events sent while the socket was down are gone: catch up once it is back.
+      if (page.dataset.live === "false") Object.keys(selectors).forEach(refresh);
       page.dataset.live = "true";
       if (conversationId) socket.send(JSON.stringify({ type: "watch", conversation_id: conversationId }));
     };
@@ -166,6 +171,14 @@
   }
 
   if ("WebSocket" in window) connect();
+
+  // The channel layer delivers at most once; a slow safety refresh means a lost event leaves the
+  // queue stale for half a minute at worst, not until the agent reloads.
+  if (listPage) {
+    setInterval(function () {
+      if (document.visibilityState === "visible") { refresh("list"); refresh("counts"); }
+    }, 30000);
+  }
 
   // ------------------------------------------------------------ keyboard
 
