@@ -12,12 +12,13 @@ import hashlib
 import logging
 import math
 import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from agents.intent_model import IntentModel, IntentPrediction
 from agents.models import Intent, IntentExample, ModelStatus, ModelVersion
@@ -96,46 +97,146 @@ def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float 
     return sum(p.intent == y for p, y in zip(predictions, labels, strict=True)) / len(texts)
 
 
-def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
-    texts, labels, last_id = _examples()
-    defined_x, defined_y = _descriptions()
-    if len(set(labels) | set(defined_y)) < 2:
-        return None
-    # Held back by a hash of the text (see _held_back): a live model is never scored on examples it
-    # trained on. An intent whose every example hashes into the slice trains on them instead.
-    held = [_held_back(t, len(texts)) for t in texts]
-    trainable = {y for y, h in zip(labels, held, strict=True) if not h}
-    hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
-    train_x = [t for i, t in enumerate(texts) if i not in hold] + defined_x
-    train_y = [y for i, y in enumerate(labels) if i not in hold] + defined_y
-    test_x, test_y = [texts[i] for i in sorted(hold)], [labels[i] for i in sorted(hold)]
+@dataclass
+class Refresh:
+    """One refresh in three steps: read (database), fit (seconds of CPU, no database), record.
 
-    started = timezone.now()
-    live = live_version(INTENT)
-    live_model = load_model(live)
-    candidate = fit_intent_model(train_x, train_y, previous=live_model)
-    cand_acc = _accuracy(candidate, test_x, test_y)
-    live_acc = _accuracy(live_model, test_x, test_y) if live else None
-    metrics = {
-        "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(test_x),
-        "n_intents": len(set(train_y)), "train_seconds": (timezone.now() - started).total_seconds(),
-        "last_example_id": last_id, "trigger": trigger, "calibrated_on": candidate.calibrated_n,
-    }
-    version = ModelVersion.objects.create(
-        kind=INTENT, n_examples=len(train_x), metrics=metrics, blob=candidate.to_bytes()
-    )
-    new_intents = set(train_y) - set(live_model.labels) if live else set()
-    # "Not worse" within the slice's own noise: one standard error, at least half a point.
-    tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(test_x))) ** 0.5) if live_acc else 0
-    metrics["promotion_tolerance"] = round(tolerance, 4)
-    worse = live_acc is not None and cand_acc is not None and cand_acc < live_acc - tolerance
-    if worse and not new_intents:
-        version.status = ModelStatus.REJECTED
-        version.note = f"Held-back accuracy {cand_acc:.3f} < live {live_acc:.3f}; kept the live model."
-        version.save(update_fields=["status", "note"])
+    A worker runs them back to back (`refresh_intent_model`); an offline run may fit on a helper
+    thread while conversations go on (`BackgroundTraining`).
+    """
+
+    trigger: str
+    live: ModelVersion | None
+    live_model: IntentModel | None
+    train_x: list[str]
+    train_y: list[str]
+    test_x: list[str]
+    test_y: list[str]
+    last_id: int
+    candidate: IntentModel | None = None
+    metrics: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, trigger: str) -> Refresh | None:
+        texts, labels, last_id = _examples()
+        defined_x, defined_y = _descriptions()
+        if len(set(labels) | set(defined_y)) < 2:
+            return None
+        # Held back by a hash of the text (see _held_back): a live model is never scored on examples it
+        # trained on. An intent whose every example hashes into the slice trains on them instead.
+        held = [_held_back(t, len(texts)) for t in texts]
+        trainable = {y for y, h in zip(labels, held, strict=True) if not h}
+        hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
+        live = live_version(INTENT)
+        return cls(
+            trigger=trigger, live=live, live_model=load_model(live),
+            train_x=[t for i, t in enumerate(texts) if i not in hold] + defined_x,
+            train_y=[y for i, y in enumerate(labels) if i not in hold] + defined_y,
+            test_x=[texts[i] for i in sorted(hold)], test_y=[labels[i] for i in sorted(hold)], last_id=last_id,
+        )
+
+    def fit(self) -> Refresh:
+        started = time.perf_counter()
+        self.candidate = fit_intent_model(self.train_x, self.train_y, previous=self.live_model)
+        self.metrics = {
+            "holdout_accuracy": _accuracy(self.candidate, self.test_x, self.test_y),
+            "live_holdout_accuracy": _accuracy(self.live_model, self.test_x, self.test_y) if self.live else None,
+            "holdout_size": len(self.test_x), "n_intents": len(set(self.train_y)),
+            "train_seconds": time.perf_counter() - started, "last_example_id": self.last_id,
+            "trigger": self.trigger, "calibrated_on": self.candidate.calibrated_n,
+        }
+        return self
+
+    def record(self) -> ModelVersion:
+        """Store the candidate; promote it unless it is worse than the live model it was compared with."""
+        metrics = self.metrics
+        cand_acc, live_acc = metrics["holdout_accuracy"], metrics["live_holdout_accuracy"]
+        new_intents = set(self.train_y) - set(self.live_model.labels) if self.live_model else set()
+        # "Not worse" within the slice's own noise: one standard error, at least half a point.
+        tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(self.test_x))) ** 0.5) if live_acc else 0
+        metrics["promotion_tolerance"] = round(tolerance, 4)
+        version = ModelVersion.objects.create(
+            kind=INTENT, n_examples=len(self.train_x), metrics=metrics, blob=self.candidate.to_bytes()
+        )
+        if live_acc is not None and cand_acc is not None and cand_acc < live_acc - tolerance and not new_intents:
+            version.status = ModelStatus.REJECTED
+            version.note = f"Held-back accuracy {cand_acc:.3f} < live {live_acc:.3f}; kept the live model."
+            version.save(update_fields=["status", "note"])
+            return version
+        promote(version, note="new intents: " + ", ".join(sorted(new_intents)) if new_intents else "")
         return version
-    promote(version, note="new intents: " + ", ".join(sorted(new_intents)) if new_intents else "")
-    return version
+
+
+def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
+    """Fit a candidate on every example but the held-back slice; promote it if it is not worse."""
+    refresh = Refresh.read(trigger)
+    if refresh is None:
+        return None
+    if _background is not None and _background.takes(refresh):
+        return None  # it goes live later, from the helper thread's fit
+    return refresh.fit().record()
+
+
+class BackgroundTraining:
+    """How an offline run trains like a worker beside the chat: large fits on a helper thread.
+
+    The simulation writes conversations as fast as the CPU allows, so an inline fit of several
+    seconds stops the world that a worker's fit would not. Here a large refresh is fitted on a
+    helper thread while conversations go on and goes live a fixed number of conversations later
+    (one per EXAMPLES_PER_CONVERSATION_OF_LAG examples it trained on), whatever the clock says:
+    the run stays repeatable, and the model is staler than a real worker's would be (a worker
+    refreshes in seconds, the simulation's customers write minutes apart), never fresher.
+    Small fits (under INLINE_BELOW examples) take under a second and stay inline.
+    """
+
+    INLINE_BELOW = 2000
+    EXAMPLES_PER_CONVERSATION_OF_LAG = 100
+
+    def __init__(self) -> None:
+        self.pending: tuple[Refresh, threading.Thread, int] | None = None
+        self.conversations = 0
+
+    def takes(self, refresh: Refresh) -> bool:
+        if len(refresh.train_x) < self.INLINE_BELOW:
+            return False
+        thread = threading.Thread(target=refresh.fit, name="background-fit", daemon=True)
+        thread.start()
+        self.pending = (refresh, thread, self.conversations + len(refresh.train_x) // self.EXAMPLES_PER_CONVERSATION_OF_LAG)
+        return True
+
+    def busy(self) -> bool:
+        return self.pending is not None
+
+    def conversation_done(self) -> None:
+        """Called after each conversation: a pending refresh whose lag is over goes live now."""
+        self.conversations += 1
+        if self.pending is not None and self.conversations >= self.pending[2]:
+            self.finish()
+
+    def finish(self) -> ModelVersion | None:
+        if self.pending is None:
+            return None
+        refresh, thread, _ = self.pending
+        thread.join()
+        self.pending = None
+        if refresh.candidate is None:
+            raise RuntimeError("the background fit failed (see the helper thread's traceback)")
+        return refresh.record()
+
+
+_background: BackgroundTraining | None = None
+
+
+@contextmanager
+def training_in_background():
+    """Within this block, large refreshes fit on a helper thread (see BackgroundTraining)."""
+    global _background
+    _background = BackgroundTraining()
+    try:
+        yield _background
+    finally:
+        _background.finish()
+        _background = None
 
 
 def promote(version: ModelVersion, *, note: str = "") -> None:
@@ -170,8 +271,8 @@ def rollback(kind: str = INTENT) -> ModelVersion | None:
 
 def refresh_due() -> bool:
     """Due after enough new labels, or at once when agents start using an intent the model lacks."""
-    if not settings.LEARNING_ENABLED:
-        return False
+    if not settings.LEARNING_ENABLED or (_background is not None and _background.busy()):
+        return False  # one refresh at a time, as one worker would
     live = live_version(INTENT)
     examples = IntentExample.objects.all()
     labels = Label.objects.filter(kind=LabelKind.INTENT)

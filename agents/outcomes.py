@@ -96,8 +96,10 @@ def detect_follow_up(conversation: Conversation, vector: np.ndarray, days: int =
     )
     if not earlier:
         return None
-    firsts = [c.messages.filter(sender_kind=SenderKind.CUSTOMER).order_by("id").first() for c in earlier]
-    pairs = [(c, m) for c, m in zip(earlier, firsts, strict=True) if m is not None]
+    firsts = {m.conversation_id: m for m in Message.objects.filter(
+        conversation__in=earlier, sender_kind=SenderKind.CUSTOMER).order_by("conversation_id", "id")
+        .distinct("conversation_id").only("id", "conversation_id", "body")}  # one query, not one per conversation
+    pairs = [(c, firsts[c.pk]) for c in earlier if c.pk in firsts]
     if not pairs:
         return None
     sims = embed([m.body for _, m in pairs]) @ vector

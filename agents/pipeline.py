@@ -31,7 +31,7 @@ from inbox.events import conversation_group, send_now
 from inbox.models import Conversation, EscalationReason, Message, OutcomeKind, SenderKind
 from knowledge.embeddings import embed_one
 from knowledge.models import Area, Article, Chunk
-from knowledge.search import Hit, search
+from knowledge.search import Hit, chunk_vectors, search
 
 HUMAN_REQUEST = re.compile(
     r"\b(talk|speak|chat|connect|get|want|need)\b.{0,25}\b(human|person|agent|someone|somebody|representative|"
@@ -250,8 +250,7 @@ def reconsider(u: Understanding, rejected_trace: dict) -> None:
 
 def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
     """Cosine of each candidate's passage to what each likely intent is about, and to the question."""
-    vectors = {cid: np.asarray(v, dtype=np.float32) for cid, v in
-               Chunk.objects.filter(pk__in=[h.chunk_id for h in hits]).values_list("id", "embedding")}
+    vectors = chunk_vectors([h.chunk_id for h in hits])
 
     def closeness(target) -> dict[int, float]:
         sims: dict[int, float] = {}
@@ -292,8 +291,7 @@ def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) ->
                        .order_by(CosineDistance("embedding", target)).values_list("id", flat=True)[: per_intent * 2])
             cached = _fitting[(version, name)] = (now, ids)
         nearest[name] = cached[1]
-    chunks = (Chunk.objects.filter(pk__in=[i for ids in nearest.values() for i in ids], article__status="published")
-              .select_related("article").in_bulk())
+    chunks = _passages(Chunk.objects.filter(pk__in=[i for ids in nearest.values() for i in ids])).in_bulk()
     hits: list[Hit] = []
     for name, ids in nearest.items():
         fresh = [chunks[i] for i in ids if i in chunks and chunks[i].article_id not in known][:per_intent]
@@ -307,13 +305,16 @@ def _best_chunks(article_ids: list[int], vector) -> list[Hit]:
     """The closest passage of each proven article, for candidates search did not surface."""
     from pgvector.django import CosineDistance
 
-    hits = []
-    for article_id in article_ids:
-        chunk = (Chunk.objects.filter(article_id=article_id, article__status="published")
-                 .select_related("article").order_by(CosineDistance("embedding", vector)).first())
-        if chunk:
-            hits.append(_candidate(chunk, "resolved this intent before"))
-    return hits
+    best = (_passages(Chunk.objects.filter(article_id__in=article_ids))
+            .order_by("article_id", CosineDistance("embedding", vector)).distinct("article_id"))
+    by_article = {chunk.article_id: chunk for chunk in best}  # one query, not one per article
+    return [_candidate(by_article[a], "resolved this intent before") for a in article_ids if a in by_article]
+
+
+def _passages(chunks):
+    """Published passages with what a candidate shows, without the vectors, tsvectors and bodies."""
+    return (chunks.filter(article__status="published").select_related("article")
+            .only("id", "article_id", "heading", "text", "article__title", "article__slug", "article__area"))
 
 
 def _candidate(chunk: Chunk, reason: str) -> Hit:

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from agents.models import AppliedSignal, ArticleStat
@@ -246,11 +246,31 @@ def apply_signal(*, outcome_id: int, customer_id: int | None, credit: dict[str, 
             return None  # a replay
         if not counted:
             return "skipped"
-        for intent, share in credit.items():  # without an intent there is no bandit arm to credit
-            for seg in ["", *segs]:
-                row, _ = ArticleStat.objects.get_or_create(intent=intent, article_id=article_id, segment=seg)
-                ArticleStat.objects.filter(pk=row.pk).update(
-                    successes=F("successes") + share * max(reward, 0.0),
-                    failures=F("failures") + share * max(-reward, 0.0),
-                )
+        # Without an intent there is no bandit arm to credit.
+        arms = {(intent, seg): share for intent, share in credit.items() for seg in ["", *segs]}
+        if arms:
+            _add_counts(article_id, arms, successes=max(reward, 0.0), failures=max(-reward, 0.0))
     return "applied"
+
+
+_ADD_COUNTS = f"""
+INSERT INTO {ArticleStat._meta.db_table} (intent, article_id, segment, successes, failures, updated_at)
+SELECT arm.intent, %(article)s, arm.segment, arm.share * %(successes)s, arm.share * %(failures)s, now()
+FROM unnest(%(intents)s::text[], %(segments)s::text[], %(shares)s::float8[]) AS arm(intent, segment, share)
+ON CONFLICT (intent, article_id, segment) DO UPDATE
+SET successes = {ArticleStat._meta.db_table}.successes + EXCLUDED.successes,
+    failures = {ArticleStat._meta.db_table}.failures + EXCLUDED.failures,
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+def _add_counts(article_id: int, arms: dict[tuple[str, str], float], *, successes: float, failures: float) -> None:
+    """Every arm's counts in one atomic upsert: a get_or_create and an update per (intent,
+    segment) were up to 18 round trips per signal, a fifth of the time spent applying an outcome
+    (py-spy, 3,000-conversation simulation)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ADD_COUNTS, {
+            "article": article_id, "successes": successes, "failures": failures,
+            "intents": [intent for intent, _ in arms], "segments": [seg for _, seg in arms],
+            "shares": list(arms.values()),
+        })

@@ -9,7 +9,9 @@ learned outcome statistics in the agent) without this module knowing about eithe
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -194,3 +196,35 @@ def search(
 
 def _vector_literal(vec: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.6f}" for x in np.asarray(vec, dtype=np.float32)) + "]"
+
+
+# Chunk vectors never change: re-indexing replaces an article's chunks with new rows (new ids).
+# Kept per process and database (ids repeat across databases, e.g. simulation workspaces).
+VECTOR_CACHE_SIZE = 10_000  # ~15 MB of float32 384-vectors
+_vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+_vectors_lock = threading.Lock()
+
+
+def chunk_vectors(ids: list[int]) -> dict[int, np.ndarray]:
+    """Embeddings of these chunks (those that have one), read from the database once per process."""
+    from knowledge.models import Chunk
+
+    db = connection.settings_dict["NAME"]
+    found: dict[int, np.ndarray] = {}
+    with _vectors_lock:
+        for chunk_id in ids:
+            vector = _vectors.get((db, chunk_id))
+            if vector is not None:
+                _vectors.move_to_end((db, chunk_id))
+                found[chunk_id] = vector
+    missing = [i for i in dict.fromkeys(ids) if i not in found]
+    if missing:
+        read = {cid: np.asarray(v, dtype=np.float32) for cid, v in
+                Chunk.objects.filter(pk__in=missing, embedding__isnull=False).values_list("id", "embedding")}
+        found.update(read)
+        with _vectors_lock:
+            for chunk_id, vector in read.items():
+                _vectors[(db, chunk_id)] = vector
+            while len(_vectors) > VECTOR_CACHE_SIZE:
+                _vectors.popitem(last=False)
+    return found

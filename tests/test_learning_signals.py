@@ -185,3 +185,21 @@ def test_an_article_that_keeps_failing_stops_being_shown(answered):
             apply_all()
     assert sum(shown) <= 8, "it kept being shown after failing eight times"
     assert not any(shown[-10:]), "it came back"
+
+
+def test_an_article_that_resolved_the_intent_before_is_a_candidate_even_when_search_misses_it(answered):
+    import random
+
+    from knowledge.embeddings import embed_one
+    from knowledge.models import Article
+
+    text = "my card was declined when paying"
+    searched = {hit["article_id"] for hit in answered.trace["retrieved"]}
+    proven = Article.objects.filter(status="published").exclude(pk__in=searched).order_by("pk").first()
+    ArticleStat.objects.create(intent=answered.trace["intent"], article=proven, successes=5)
+    understanding = pipeline.understand(text)
+    understanding.vector = embed_one(text)
+    plan = pipeline.retrieve(text, understanding, {}, random.Random(0))
+    offered = [hit for hit in plan.hits if hit.article_id == proven.pk]
+    assert len(offered) == 1 and offered[0].reasons == ["resolved this intent before"]
+    assert offered[0].title == proven.title and offered[0].text
