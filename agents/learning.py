@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import multiprocessing
 import threading
-import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from agents.intent_model import IntentModel, IntentPrediction
+from agents.intent_model import IntentModel, IntentPrediction, Lookup, fit_and_score
 from agents.models import Intent, IntentExample, ModelStatus, ModelVersion
 from inbox.models import Label, LabelKind
 from knowledge.embeddings import embed
@@ -90,13 +91,6 @@ def _examples() -> tuple[list[str], list[str], int]:
     return texts, names, last_id
 
 
-def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float | None:
-    if not texts:
-        return None
-    predictions = model.predict(texts, embed=embed)
-    return sum(p.intent == y for p, y in zip(predictions, labels, strict=True)) / len(texts)
-
-
 @dataclass
 class Refresh:
     """One refresh in three steps: read (database), fit (seconds of CPU, no database), record.
@@ -136,14 +130,16 @@ class Refresh:
         )
 
     def fit(self) -> Refresh:
-        started = time.perf_counter()
-        self.candidate = fit_intent_model(self.train_x, self.train_y, previous=self.live_model)
+        return self.scored(*fit_and_score(self.train_x, self.train_y, self.test_x, self.test_y, embed=embed,
+                                          previous=self.live_model))
+
+    def scored(self, candidate: IntentModel, cand_acc: float | None, live_acc: float | None,
+               seconds: float) -> Refresh:
+        self.candidate = candidate
         self.metrics = {
-            "holdout_accuracy": _accuracy(self.candidate, self.test_x, self.test_y),
-            "live_holdout_accuracy": _accuracy(self.live_model, self.test_x, self.test_y) if self.live else None,
-            "holdout_size": len(self.test_x), "n_intents": len(set(self.train_y)),
-            "train_seconds": time.perf_counter() - started, "last_example_id": self.last_id,
-            "trigger": self.trigger, "calibrated_on": self.candidate.calibrated_n,
+            "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(self.test_x),
+            "n_intents": len(set(self.train_y)), "train_seconds": seconds, "last_example_id": self.last_id,
+            "trigger": self.trigger, "calibrated_on": candidate.calibrated_n,
         }
         return self
 
@@ -173,35 +169,42 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     if refresh is None:
         return None
     if _background is not None and _background.takes(refresh):
-        return None  # it goes live later, from the helper thread's fit
+        return None  # it goes live later, from the fitting process
     return refresh.fit().record()
 
 
 class BackgroundTraining:
-    """How an offline run trains like a worker beside the chat: large fits on a helper thread.
+    """How an offline run trains like a worker beside the chat: large fits in a separate process.
 
     The simulation writes conversations as fast as the CPU allows, so an inline fit of several
-    seconds stops the world that a worker's fit would not. Here a large refresh is fitted on a
-    helper thread while conversations go on and goes live a fixed number of conversations later
-    (one per EXAMPLES_PER_CONVERSATION_OF_LAG examples it trained on), whatever the clock says:
-    the run stays repeatable, and the model is staler than a real worker's would be (a worker
-    refreshes in seconds, the simulation's customers write minutes apart), never fresher.
-    Small fits (under INLINE_BELOW examples) take under a second and stay inline.
+    seconds stops the world that a worker's fit would not. Here a large refresh is fitted in a
+    child process (its own core; a thread fought the conversations for the GIL) while conversations
+    go on, and goes live a fixed number of conversations later (one per
+    EXAMPLES_PER_CONVERSATION_OF_LAG examples it trained on), whatever the clock says: the run
+    stays repeatable, and the model is staler than a real worker's would be (a worker refreshes
+    in seconds, the simulation's customers write minutes apart), never fresher. Small fits (under
+    INLINE_BELOW examples) take under a second and stay inline.
     """
 
     INLINE_BELOW = 2000
     EXAMPLES_PER_CONVERSATION_OF_LAG = 100
 
     def __init__(self) -> None:
-        self.pending: tuple[Refresh, threading.Thread, int] | None = None
+        self.pending: tuple[Refresh, Future, int] | None = None
         self.conversations = 0
+        self.pool: ProcessPoolExecutor | None = None
 
     def takes(self, refresh: Refresh) -> bool:
         if len(refresh.train_x) < self.INLINE_BELOW:
             return False
-        thread = threading.Thread(target=refresh.fit, name="background-fit", daemon=True)
-        thread.start()
-        self.pending = (refresh, thread, self.conversations + len(refresh.train_x) // self.EXAMPLES_PER_CONVERSATION_OF_LAG)
+        if self.pool is None:  # spawned, not forked: the parent holds database connections and torch threads
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        texts = Lookup.texts_for(refresh.train_x, refresh.train_y, refresh.test_x)
+        future = self.pool.submit(fit_and_score, refresh.train_x, refresh.train_y, refresh.test_x, refresh.test_y,
+                                  embed=Lookup(dict(zip(texts, embed(texts), strict=True))),
+                                  previous=refresh.live_model)
+        lag = len(refresh.train_x) // self.EXAMPLES_PER_CONVERSATION_OF_LAG
+        self.pending = (refresh, future, self.conversations + lag)
         return True
 
     def busy(self) -> bool:
@@ -216,12 +219,14 @@ class BackgroundTraining:
     def finish(self) -> ModelVersion | None:
         if self.pending is None:
             return None
-        refresh, thread, _ = self.pending
-        thread.join()
+        refresh, future, _ = self.pending
         self.pending = None
-        if refresh.candidate is None:
-            raise RuntimeError("the background fit failed (see the helper thread's traceback)")
-        return refresh.record()
+        return refresh.scored(*future.result()).record()
+
+    def close(self) -> None:
+        self.finish()
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 _background: BackgroundTraining | None = None
@@ -229,13 +234,13 @@ _background: BackgroundTraining | None = None
 
 @contextmanager
 def training_in_background():
-    """Within this block, large refreshes fit on a helper thread (see BackgroundTraining)."""
+    """Within this block, large refreshes fit in a separate process (see BackgroundTraining)."""
     global _background
     _background = BackgroundTraining()
     try:
         yield _background
     finally:
-        _background.finish()
+        _background.close()
         _background = None
 
 
