@@ -95,8 +95,8 @@ def _examples() -> tuple[list[str], list[str], int]:
 class Refresh:
     """One refresh in three steps: read (database), fit (seconds of CPU, no database), record.
 
-    A worker runs them back to back (`refresh_intent_model`); an offline run may fit on a helper
-    thread while conversations go on (`BackgroundTraining`).
+    A worker runs them back to back (`refresh_intent_model`); an offline run may fit in a separate
+    process while conversations go on (`BackgroundTraining`).
     """
 
     trigger: str
@@ -178,12 +178,13 @@ class BackgroundTraining:
 
     The simulation writes conversations as fast as the CPU allows, so an inline fit of several
     seconds stops the world that a worker's fit would not. Here a large refresh is fitted in a
-    child process (its own core; a thread fought the conversations for the GIL) while conversations
-    go on, and goes live a fixed number of conversations later (one per
-    EXAMPLES_PER_CONVERSATION_OF_LAG examples it trained on), whatever the clock says: the run
-    stays repeatable, and the model is staler than a real worker's would be (a worker refreshes
-    in seconds, the simulation's customers write minutes apart), never fresher. Small fits (under
-    INLINE_BELOW examples) take under a second and stay inline.
+    child process (its own core; a thread fought the conversations for the GIL) while
+    conversations go on, and goes live a fixed number of conversations later (one per
+    EXAMPLES_PER_CONVERSATION_OF_LAG examples it trained on), whatever the clock says: a faster
+    or busier machine does not change what a run learns, and the model is staler than a real
+    worker's would be (a worker refreshes in seconds, the simulation's customers write minutes
+    apart), never fresher. Small fits (under INLINE_BELOW examples) take under a second and stay
+    inline.
     """
 
     INLINE_BELOW = 2000
