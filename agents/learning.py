@@ -188,7 +188,7 @@ class BackgroundTraining:
     """
 
     INLINE_BELOW = 2000
-    EXAMPLES_PER_CONVERSATION_OF_LAG = 100
+    EXAMPLES_PER_CONVERSATION_OF_LAG = 30  # 100 made the run wait for the child at most deadlines
 
     def __init__(self) -> None:
         self.pending: tuple[Refresh, Future, int] | None = None
