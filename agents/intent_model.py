@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import io
 import pickle
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -284,7 +283,7 @@ class IntentModel:
         y = np.array([index[c] for c in labels], dtype=np.int64)
         texts = list(texts)
         if cfg.label_names:
-            texts = texts + [name_text(c) for c in classes]
+            texts = texts + [c.replace("_", " ") for c in classes]
             y = np.concatenate([y, np.arange(len(classes))])
         n_real = len(texts)
         src = np.arange(n_real)  # which real example each row derives from
@@ -402,43 +401,6 @@ class IntentModel:
         model.__dict__.update(obj["state"])
         model.bank = np.asarray(model.bank, dtype=np.float32)
         return model
-
-
-def name_text(label: str) -> str:
-    """An intent's name as one more example of it ("card_arrival" -> "card arrival")."""
-    return label.replace("_", " ")
-
-
-def fit_and_score(texts: list[str], labels: list[str], test_texts: list[str], test_labels: list[str], *,
-                  embed: Embed, previous: IntentModel | None = None, seed: int = 0
-                  ) -> tuple[IntentModel, float | None, float | None, float]:
-    """A candidate, its accuracy and `previous`'s on the held-back slice, and the seconds it all took."""
-    started = time.perf_counter()
-    model = IntentModel.fit(texts, labels, embed=embed, seed=seed, previous=previous)
-
-    def accuracy(m: IntentModel | None) -> float | None:
-        if m is None or not test_texts:
-            return None
-        predictions = m.predict(test_texts, embed=embed)
-        return sum(p.intent == y for p, y in zip(predictions, test_labels, strict=True)) / len(test_texts)
-
-    return model, accuracy(model), accuracy(previous), time.perf_counter() - started
-
-
-class Lookup:
-    """An Embed made of vectors computed beforehand: what a fitting process gets instead of an
-    encoder of its own (seconds to load, and every text encoded again)."""
-
-    def __init__(self, vectors: dict[str, np.ndarray]):
-        self.vectors = vectors
-
-    @staticmethod
-    def texts_for(texts: list[str], labels: list[str], test_texts: list[str]) -> list[str]:
-        """Every text `fit_and_score` embeds."""
-        return list(dict.fromkeys([*texts, *(name_text(c) for c in sorted(set(labels))), *test_texts]))
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
 
 
 def _augment(texts: list[str], y: np.ndarray, copies: int, drop: float, seed: int

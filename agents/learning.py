@@ -11,17 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import multiprocessing
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from agents.intent_model import IntentModel, IntentPrediction, Lookup, fit_and_score
+from agents.intent_model import IntentModel, IntentPrediction
 from agents.models import Intent, IntentExample, ModelStatus, ModelVersion
 from inbox.models import Label, LabelKind
 from knowledge.embeddings import embed
@@ -91,158 +89,53 @@ def _examples() -> tuple[list[str], list[str], int]:
     return texts, names, last_id
 
 
-@dataclass
-class Refresh:
-    """One refresh in three steps: read (database), fit (seconds of CPU, no database), record.
-
-    A worker runs them back to back (`refresh_intent_model`); an offline run may fit in a separate
-    process while conversations go on (`BackgroundTraining`).
-    """
-
-    trigger: str
-    live: ModelVersion | None
-    live_model: IntentModel | None
-    train_x: list[str]
-    train_y: list[str]
-    test_x: list[str]
-    test_y: list[str]
-    last_id: int
-    candidate: IntentModel | None = None
-    metrics: dict = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, trigger: str) -> Refresh | None:
-        texts, labels, last_id = _examples()
-        defined_x, defined_y = _descriptions()
-        if len(set(labels) | set(defined_y)) < 2:
-            return None
-        # Held back by a hash of the text (see _held_back): a live model is never scored on examples it
-        # trained on. An intent whose every example hashes into the slice trains on them instead.
-        held = [_held_back(t, len(texts)) for t in texts]
-        trainable = {y for y, h in zip(labels, held, strict=True) if not h}
-        hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
-        live = live_version(INTENT)
-        return cls(
-            trigger=trigger, live=live, live_model=load_model(live),
-            train_x=[t for i, t in enumerate(texts) if i not in hold] + defined_x,
-            train_y=[y for i, y in enumerate(labels) if i not in hold] + defined_y,
-            test_x=[texts[i] for i in sorted(hold)], test_y=[labels[i] for i in sorted(hold)], last_id=last_id,
-        )
-
-    def fit(self) -> Refresh:
-        return self.scored(*fit_and_score(self.train_x, self.train_y, self.test_x, self.test_y, embed=embed,
-                                          previous=self.live_model))
-
-    def scored(self, candidate: IntentModel, cand_acc: float | None, live_acc: float | None,
-               seconds: float) -> Refresh:
-        self.candidate = candidate
-        self.metrics = {
-            "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(self.test_x),
-            "n_intents": len(set(self.train_y)), "train_seconds": seconds, "last_example_id": self.last_id,
-            "trigger": self.trigger, "calibrated_on": candidate.calibrated_n,
-        }
-        return self
-
-    def record(self) -> ModelVersion:
-        """Store the candidate; promote it unless it is worse than the live model it was compared with."""
-        metrics = self.metrics
-        cand_acc, live_acc = metrics["holdout_accuracy"], metrics["live_holdout_accuracy"]
-        new_intents = set(self.train_y) - set(self.live_model.labels) if self.live_model else set()
-        # "Not worse" within the slice's own noise: one standard error, at least half a point.
-        tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(self.test_x))) ** 0.5) if live_acc else 0
-        metrics["promotion_tolerance"] = round(tolerance, 4)
-        version = ModelVersion.objects.create(
-            kind=INTENT, n_examples=len(self.train_x), metrics=metrics, blob=self.candidate.to_bytes()
-        )
-        if live_acc is not None and cand_acc is not None and cand_acc < live_acc - tolerance and not new_intents:
-            version.status = ModelStatus.REJECTED
-            version.note = f"Held-back accuracy {cand_acc:.3f} < live {live_acc:.3f}; kept the live model."
-            version.save(update_fields=["status", "note"])
-            return version
-        promote(version, note="new intents: " + ", ".join(sorted(new_intents)) if new_intents else "")
-        return version
+def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float | None:
+    if not texts:
+        return None
+    predictions = model.predict(texts, embed=embed)
+    return sum(p.intent == y for p, y in zip(predictions, labels, strict=True)) / len(texts)
 
 
 def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
-    """Fit a candidate on every example but the held-back slice; promote it if it is not worse."""
-    refresh = Refresh.read(trigger)
-    if refresh is None:
+    texts, labels, last_id = _examples()
+    defined_x, defined_y = _descriptions()
+    if len(set(labels) | set(defined_y)) < 2:
         return None
-    if _background is not None and _background.takes(refresh):
-        return None  # it goes live later, from the fitting process
-    return refresh.fit().record()
+    # Held back by a hash of the text (see _held_back): a live model is never scored on examples it
+    # trained on. An intent whose every example hashes into the slice trains on them instead.
+    held = [_held_back(t, len(texts)) for t in texts]
+    trainable = {y for y, h in zip(labels, held, strict=True) if not h}
+    hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
+    train_x = [t for i, t in enumerate(texts) if i not in hold] + defined_x
+    train_y = [y for i, y in enumerate(labels) if i not in hold] + defined_y
+    test_x, test_y = [texts[i] for i in sorted(hold)], [labels[i] for i in sorted(hold)]
 
-
-class BackgroundTraining:
-    """How an offline run trains like a worker beside the chat: large fits in a separate process.
-
-    The simulation writes conversations as fast as the CPU allows, so an inline fit of several
-    seconds stops the world that a worker's fit would not. Here a large refresh is fitted in a
-    child process (its own core; a thread fought the conversations for the GIL) while
-    conversations go on, and goes live a fixed number of conversations later (one per
-    EXAMPLES_PER_CONVERSATION_OF_LAG examples it trained on), whatever the clock says: a faster
-    or busier machine does not change what a run learns, and the model is staler than a real
-    worker's would be (a worker refreshes in seconds, the simulation's customers write minutes
-    apart), never fresher. Small fits (under INLINE_BELOW examples) take under a second and stay
-    inline.
-    """
-
-    INLINE_BELOW = 2000
-    EXAMPLES_PER_CONVERSATION_OF_LAG = 30  # 100 made the run wait for the child at most deadlines
-
-    def __init__(self) -> None:
-        self.pending: tuple[Refresh, Future, int] | None = None
-        self.conversations = 0
-        self.pool: ProcessPoolExecutor | None = None
-
-    def takes(self, refresh: Refresh) -> bool:
-        if len(refresh.train_x) < self.INLINE_BELOW:
-            return False
-        if self.pool is None:  # spawned, not forked: the parent holds database connections and torch threads
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        texts = Lookup.texts_for(refresh.train_x, refresh.train_y, refresh.test_x)
-        future = self.pool.submit(fit_and_score, refresh.train_x, refresh.train_y, refresh.test_x, refresh.test_y,
-                                  embed=Lookup(dict(zip(texts, embed(texts), strict=True))),
-                                  previous=refresh.live_model)
-        lag = len(refresh.train_x) // self.EXAMPLES_PER_CONVERSATION_OF_LAG
-        self.pending = (refresh, future, self.conversations + lag)
-        return True
-
-    def busy(self) -> bool:
-        return self.pending is not None
-
-    def conversation_done(self) -> None:
-        """Called after each conversation: a pending refresh whose lag is over goes live now."""
-        self.conversations += 1
-        if self.pending is not None and self.conversations >= self.pending[2]:
-            self.finish()
-
-    def finish(self) -> ModelVersion | None:
-        if self.pending is None:
-            return None
-        refresh, future, _ = self.pending
-        self.pending = None
-        return refresh.scored(*future.result()).record()
-
-    def close(self) -> None:
-        self.finish()
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-_background: BackgroundTraining | None = None
-
-
-@contextmanager
-def training_in_background():
-    """Within this block, large refreshes fit in a separate process (see BackgroundTraining)."""
-    global _background
-    _background = BackgroundTraining()
-    try:
-        yield _background
-    finally:
-        _background.close()
-        _background = None
+    started = timezone.now()
+    live = live_version(INTENT)
+    live_model = load_model(live)
+    candidate = fit_intent_model(train_x, train_y, previous=live_model)
+    cand_acc = _accuracy(candidate, test_x, test_y)
+    live_acc = _accuracy(live_model, test_x, test_y) if live else None
+    metrics = {
+        "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(test_x),
+        "n_intents": len(set(train_y)), "train_seconds": (timezone.now() - started).total_seconds(),
+        "last_example_id": last_id, "trigger": trigger, "calibrated_on": candidate.calibrated_n,
+    }
+    version = ModelVersion.objects.create(
+        kind=INTENT, n_examples=len(train_x), metrics=metrics, blob=candidate.to_bytes()
+    )
+    new_intents = set(train_y) - set(live_model.labels) if live else set()
+    # "Not worse" within the slice's own noise: one standard error, at least half a point.
+    tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(test_x))) ** 0.5) if live_acc else 0
+    metrics["promotion_tolerance"] = round(tolerance, 4)
+    worse = live_acc is not None and cand_acc is not None and cand_acc < live_acc - tolerance
+    if worse and not new_intents:
+        version.status = ModelStatus.REJECTED
+        version.note = f"Held-back accuracy {cand_acc:.3f} < live {live_acc:.3f}; kept the live model."
+        version.save(update_fields=["status", "note"])
+        return version
+    promote(version, note="new intents: " + ", ".join(sorted(new_intents)) if new_intents else "")
+    return version
 
 
 def promote(version: ModelVersion, *, note: str = "") -> None:
@@ -277,8 +170,8 @@ def rollback(kind: str = INTENT) -> ModelVersion | None:
 
 def refresh_due() -> bool:
     """Due after enough new labels, or at once when agents start using an intent the model lacks."""
-    if not settings.LEARNING_ENABLED or (_background is not None and _background.busy()):
-        return False  # one refresh at a time, as one worker would
+    if not settings.LEARNING_ENABLED:
+        return False
     live = live_version(INTENT)
     examples = IntentExample.objects.all()
     labels = Label.objects.filter(kind=LabelKind.INTENT)

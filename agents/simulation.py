@@ -109,59 +109,56 @@ def run(
     embed(test_texts)  # once, so checkpoints cost only the classifier
     result = Result(test_accuracy_start=test_accuracy(test_texts, test_labels))
     clock = timezone.now()
-    # Large refreshes fit beside the conversations, as a worker's would (see BackgroundTraining).
-    with learning.training_in_background() as training:
-        for step, (text, category) in enumerate(stream, start=1):
-            clock += timedelta(minutes=7)
-            customer = customers[rng.randrange(len(customers))]
-            message, _ = actions.post_customer_message(customer=customer, body=text, respond=False, at=clock)
-            reply = pipeline.respond(message.conversation_id, message.pk, allow_clarify=False)
-            conversation = Conversation.objects.get(pk=message.conversation_id)
-            answered = reply is not None and reply.trace.get("decision") == "answer"
-            truly = answered and reply.trace["chosen"]["article_id"] == article_of[category]
-            handed_off = not answered
-            tried_again = right_again = False
-            if answered:
-                satisfied = truly if rng.random() >= noise else not truly
-                if not satisfied:
-                    # The customer follows up: “Not helpful” (the widget's button) asks the agent to try again.
-                    actions.give_feedback(reply, helpful=False)
-                    conversation.refresh_from_db()
-                    again = actions.last_ai_reply(conversation)
-                    if again.pk != reply.pk and again.trace.get("decision") == "answer":
-                        tried_again = True
-                        right_again = again.trace["chosen"]["article_id"] == article_of[category]
-                        truly = truly or right_again
-                        satisfied = right_again if rng.random() >= noise else not right_again
-                if satisfied:  # the customer's problem is solved: the chat resolves, nobody comes back
-                    conversation = actions.resolve(conversation, at=clock)
-                    # No follow-up comes in the simulation, so the window closes with a positive signal.
-                    actions.close_resolution_window(conversation, window=timedelta(0), now=clock)
-                else:  # escalates (if the agent did not hand off itself)
-                    actions.hand_off(conversation, "customer_request", note="simulated customer escalated",
-                                     customer_notice="Passing you to a teammate.", at=clock)
-                    handed_off = True
-            if handed_off:
-                result.handoffs += 1
-                actions.correct_intent(conversation, intent=category, by=agent)
-                result.human_labels += 1
-                actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
-                actions.resolve(conversation, by=agent, at=clock)
-            top = (reply.trace.get("top_intents") or [[None, 0.0]])[0] if answered else (None, 0.0)
-            offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
-            result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered, "tried_again": tried_again,
-                                 "right_again": right_again,
-                                 "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
-            if step % eval_every == 0 or step == len(stream):
-                recent = result.steps[-window:]
-                result.curve.append({
-                    "step": step,
-                    "window_resolution_rate": round(sum(s["resolved"] for s in recent) / len(recent), 4),
-                    "test_accuracy": round(test_accuracy(test_texts, test_labels), 4),
-                })
-            training.conversation_done()
-            if progress:
-                progress(1)
+    for step, (text, category) in enumerate(stream, start=1):
+        clock += timedelta(minutes=7)
+        customer = customers[rng.randrange(len(customers))]
+        message, _ = actions.post_customer_message(customer=customer, body=text, respond=False, at=clock)
+        reply = pipeline.respond(message.conversation_id, message.pk, allow_clarify=False)
+        conversation = Conversation.objects.get(pk=message.conversation_id)
+        answered = reply is not None and reply.trace.get("decision") == "answer"
+        truly = answered and reply.trace["chosen"]["article_id"] == article_of[category]
+        handed_off = not answered
+        tried_again = right_again = False
+        if answered:
+            satisfied = truly if rng.random() >= noise else not truly
+            if not satisfied:
+                # The customer follows up: “Not helpful” (the widget's button) asks the agent to try again.
+                actions.give_feedback(reply, helpful=False)
+                conversation.refresh_from_db()
+                again = actions.last_ai_reply(conversation)
+                if again.pk != reply.pk and again.trace.get("decision") == "answer":
+                    tried_again = True
+                    right_again = again.trace["chosen"]["article_id"] == article_of[category]
+                    truly = truly or right_again
+                    satisfied = right_again if rng.random() >= noise else not right_again
+            if satisfied:  # the customer's problem is solved: the chat resolves, nobody comes back
+                conversation = actions.resolve(conversation, at=clock)
+                # No follow-up comes in the simulation, so the window closes with a positive signal.
+                actions.close_resolution_window(conversation, window=timedelta(0), now=clock)
+            else:  # escalates (if the agent did not hand off itself)
+                actions.hand_off(conversation, "customer_request", note="simulated customer escalated",
+                                 customer_notice="Passing you to a teammate.", at=clock)
+                handed_off = True
+        if handed_off:
+            result.handoffs += 1
+            actions.correct_intent(conversation, intent=category, by=agent)
+            result.human_labels += 1
+            actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
+            actions.resolve(conversation, by=agent, at=clock)
+        top = (reply.trace.get("top_intents") or [[None, 0.0]])[0] if answered else (None, 0.0)
+        offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
+        result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered, "tried_again": tried_again,
+                             "right_again": right_again,
+                             "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
+        if step % eval_every == 0 or step == len(stream):
+            recent = result.steps[-window:]
+            result.curve.append({
+                "step": step,
+                "window_resolution_rate": round(sum(s["resolved"] for s in recent) / len(recent), 4),
+                "test_accuracy": round(test_accuracy(test_texts, test_labels), 4),
+            })
+        if progress:
+            progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
     result.labels = label_quality(dict(stream))
     fits = [v.metrics.get("train_seconds", 0.0) for v in ModelVersion.objects.filter(kind=learning.INTENT).defer("blob")]

@@ -34,8 +34,7 @@ def enqueue_on_commit(task_name: str, *args) -> None:
 
     Offline runs (INLINE_TASKS, the learning simulation) execute the same task code in this
     process, in order. A model refresh included: the simulation's customers write 7 simulated
-    minutes apart and a refresh takes seconds, so on a worker it would be live before the next one
-    (the simulation fits large ones beside the conversations: agents.learning.BackgroundTraining).
+    minutes apart and a refresh takes seconds, so on a worker it would be live before the next one.
     """
 
     def send():

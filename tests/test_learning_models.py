@@ -86,25 +86,6 @@ def test_rollback_makes_the_previous_version_live_again(demo_kb):
     assert ModelVersion.objects.get(pk=second.pk).status == ModelStatus.RETIRED
 
 
-def test_in_an_offline_run_a_large_refresh_fits_beside_the_conversations_and_goes_live_a_fixed_number_later(demo_kb):
-    live = learning.live_version("intent")
-    add_intent_example("change_plan", "please move our workspace to Enterprise", retrain=False)
-    examples = len(learning.Refresh.read("test").train_x)
-    with learning.training_in_background() as training:
-        training.INLINE_BELOW = 0  # every refresh counts as large here (the demo has a few hundred examples)
-        training.EXAMPLES_PER_CONVERSATION_OF_LAG = examples // 3  # so it goes live 3 conversations later
-        assert learning.refresh_intent_model(trigger="test") is None
-        assert training.busy() and not learning.refresh_due()  # one refresh at a time, as one worker would
-        for _ in range(2):
-            training.conversation_done()
-            assert learning.live_version("intent").pk == live.pk
-        training.conversation_done()
-        assert not training.busy()
-    fitted = learning.live_version("intent")
-    assert fitted.pk != live.pk and fitted.metrics["trigger"] == "test" and fitted.n_examples == examples
-    assert fitted.metrics["holdout_accuracy"] is not None
-
-
 def _short_simulation(tmp_path, learning_mode: str) -> dict:
     out = tmp_path / f"sim-{learning_mode}.json"
     call_command("simulate_learning", "--train", str(DATA / "banking77_cards_train.csv"),
