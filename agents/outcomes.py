@@ -92,7 +92,7 @@ def detect_follow_up(conversation: Conversation, vector: np.ndarray, days: int =
         Conversation.objects.filter(
             customer_id=conversation.customer_id, created_at__gte=conversation.created_at - timedelta(days=days),
             created_at__lt=conversation.created_at, messages__sender_kind=SenderKind.AI,
-        ).exclude(pk=conversation.pk).distinct().order_by("-created_at")[:5]
+        ).exclude(pk=conversation.pk).distinct().order_by("-created_at", "-id")[:5]
     )
     if not earlier:
         return None

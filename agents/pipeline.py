@@ -31,7 +31,7 @@ from inbox.events import conversation_group, send_now
 from inbox.models import Conversation, EscalationReason, Message, OutcomeKind, SenderKind
 from knowledge.embeddings import embed_one
 from knowledge.models import Area, Article, Chunk
-from knowledge.search import Hit, chunk_vectors, search
+from knowledge.search import Hit, search
 
 HUMAN_REQUEST = re.compile(
     r"\b(talk|speak|chat|connect|get|want|need)\b.{0,25}\b(human|person|agent|someone|somebody|representative|"
@@ -250,7 +250,8 @@ def reconsider(u: Understanding, rejected_trace: dict) -> None:
 
 def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
     """Cosine of each candidate's passage to what each likely intent is about, and to the question."""
-    vectors = chunk_vectors([h.chunk_id for h in hits])
+    vectors = {cid: np.asarray(v, dtype=np.float32) for cid, v in
+               Chunk.objects.filter(pk__in=[h.chunk_id for h in hits]).values_list("id", "embedding")}
 
     def closeness(target) -> dict[int, float]:
         sims: dict[int, float] = {}

@@ -81,7 +81,7 @@ def proven_articles(intents: list[str], limit: int = 3) -> list[int]:
     if not intents:
         return []
     rows = ArticleStat.objects.filter(intent__in=intents, segment="", successes__gt=0).order_by(
-        (F("failures") - F("successes")).asc()
+        (F("failures") - F("successes")).asc(), "article_id"  # ties in a fixed order, not the heap's
     )[: limit * len(intents)]
     return list(dict.fromkeys(row.article_id for row in rows))
 

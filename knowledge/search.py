@@ -9,9 +9,7 @@ learned outcome statistics in the agent) without this module knowing about eithe
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -128,20 +126,20 @@ WITH published AS (
         LIMIT %(pool)s
     ) m
     WHERE m.article_id = ANY ((SELECT ids FROM published)::bigint[])
-    ORDER BY tr DESC
+    ORDER BY tr DESC, m.id
     LIMIT %(n)s
 ), fused AS (
     SELECT coalesce(d.id, l.id) AS id, 1 - d.dist AS sim, l.tr,
            coalesce(1.0 / (%(k)s + d.rnk), 0) + coalesce(1.0 / (%(k)s + l.rnk), 0) AS rrf
-    FROM (SELECT id, dist, row_number() OVER (ORDER BY dist) AS rnk FROM dense) d
-    FULL OUTER JOIN (SELECT id, tr, row_number() OVER (ORDER BY tr DESC) AS rnk FROM lexical) l
+    FROM (SELECT id, dist, row_number() OVER (ORDER BY dist, id) AS rnk FROM dense) d
+    FULL OUTER JOIN (SELECT id, tr, row_number() OVER (ORDER BY tr DESC, id) AS rnk FROM lexical) l
         ON d.id = l.id
 )
 SELECT f.id, a.id, a.title, a.slug, a.area, c.heading, c.text, f.rrf, f.sim, f.tr
 FROM fused f
 JOIN knowledge_chunk c ON c.id = f.id
 JOIN knowledge_article a ON a.id = c.article_id
-ORDER BY f.rrf DESC
+ORDER BY f.rrf DESC, f.id  -- ties in a fixed order (the heap's changes as rows are updated)
 """
 
 
@@ -197,34 +195,3 @@ def search(
 def _vector_literal(vec: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.6f}" for x in np.asarray(vec, dtype=np.float32)) + "]"
 
-
-# Chunk vectors never change: re-indexing replaces an article's chunks with new rows (new ids).
-# Kept per process and database (ids repeat across databases, e.g. simulation workspaces).
-VECTOR_CACHE_SIZE = 10_000  # ~15 MB of float32 384-vectors
-_vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-_vectors_lock = threading.Lock()
-
-
-def chunk_vectors(ids: list[int]) -> dict[int, np.ndarray]:
-    """Embeddings of these chunks (those that have one), read from the database once per process."""
-    from knowledge.models import Chunk
-
-    db = connection.settings_dict["NAME"]
-    found: dict[int, np.ndarray] = {}
-    with _vectors_lock:
-        for chunk_id in ids:
-            vector = _vectors.get((db, chunk_id))
-            if vector is not None:
-                _vectors.move_to_end((db, chunk_id))
-                found[chunk_id] = vector
-    missing = [i for i in dict.fromkeys(ids) if i not in found]
-    if missing:
-        read = {cid: np.asarray(v, dtype=np.float32) for cid, v in
-                Chunk.objects.filter(pk__in=missing, embedding__isnull=False).values_list("id", "embedding")}
-        found.update(read)
-        with _vectors_lock:
-            for chunk_id, vector in read.items():
-                _vectors[(db, chunk_id)] = vector
-            while len(_vectors) > VECTOR_CACHE_SIZE:
-                _vectors.popitem(last=False)
-    return found
