@@ -194,4 +194,3 @@ def search(
 
 def _vector_literal(vec: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.6f}" for x in np.asarray(vec, dtype=np.float32)) + "]"
-
