@@ -8,7 +8,7 @@ real encoder call).
 
     python bench/intent_experiments.py                 # all variants
     python bench/intent_experiments.py final lr_emb    # some
-    python bench/intent_experiments.py fit_speed       # fit seconds at n = 300..8000, optimizer before/after
+    python bench/intent_experiments.py fit_speed [dropout|optimizer]  # fit seconds at n = 300..10,003, before/after
 """
 from __future__ import annotations
 
@@ -158,44 +158,62 @@ def main(names: list[str]) -> None:
 FIT_SIZES = (300, 1000, 3000, 8000)
 
 
-def fit_speed() -> None:
-    """IntentModel.fit seconds on n random Banking77 rows (embeddings precomputed: fit only).
+#: fit_speed's side-by-side pairs: (name, the change measured), the new default second.
+FIT_SPEED_PAIRS = {
+    "optimizer": (("plain_adamw", replace(BASE, fused_adamw=False, byte_dropout=False)),
+                  ("fused_adamw", replace(BASE, byte_dropout=False))),
+    "dropout": (("torch_dropout", replace(BASE, byte_dropout=False)), ("byte_dropout", BASE)),
+}
 
-    Plain AdamW (before) and fused AdamW (the default now) run interleaved at each n, so both
-    see the same machine load; medians over the repeats and their ratio are recorded.
+
+def fit_speed(pair: str = "dropout") -> None:
+    """IntentModel.fit seconds on n random Banking77 rows (embeddings precomputed: fit only), and
+    full-data test accuracy, for one FIT_SPEED_PAIRS pair.
+
+    The two variants run interleaved at each n, so both see the same machine load; medians over
+    the repeats and their ratio are recorded.
     """
     import os
     import statistics
 
     tr_x, tr_y = load_banking77("train")
+    te_x, te_y = load_banking77("test")
     cached = CachedEmbedder(tr_x, embed_cached(tr_x))
+    cached.add(te_x, embed_cached(te_x))
     names = [c.replace("_", " ") for c in sorted(set(tr_y))]
     cached.add(names, embed_cached(names))
+    (before_name, before_cfg), (after_name, after_cfg) = FIT_SPEED_PAIRS[pair]
     rows = []
-    for n in FIT_SIZES:
+    for n in (*FIT_SIZES, len(tr_x)):
         idx = np.random.default_rng(0).choice(len(tr_x), n, replace=False)
         x, y = [tr_x[i] for i in idx], [tr_y[i] for i in idx]
-        times: dict[str, list[float]] = {"plain_adamw": [], "fused_adamw": []}
+        times: dict[str, list[float]] = {before_name: [], after_name: []}
+        accuracy: dict[str, float] = {}
         load = [os.getloadavg()[0]]
-        for _ in range(3 if n <= 1000 else 2 if n <= 3000 else 1):
-            for name, fused in (("plain_adamw", False), ("fused_adamw", True)):
+        for _ in range(3 if n <= 1000 else 2):
+            for name, cfg in ((before_name, before_cfg), (after_name, after_cfg)):
                 t0 = time.perf_counter()
-                IntentModel.fit(x, y, embed=cached, seed=0, config=replace(BASE, fused_adamw=fused))
+                model = IntentModel.fit(x, y, embed=cached, seed=0, config=cfg)
                 times[name].append(time.perf_counter() - t0)
+                if n == len(tr_x):
+                    p, _ = model.predict_proba(te_x, embed=cached)
+                    accuracy[name] = float(np.mean(np.array([model.labels[i] for i in p.argmax(1)]) == np.array(te_y)))
         load.append(os.getloadavg()[0])
-        before, after = statistics.median(times["plain_adamw"]), statistics.median(times["fused_adamw"])
-        rows.append(dict(n=n, plain_adamw_s=round(before, 2), fused_adamw_s=round(after, 2),
-                         speedup=round(before / after, 2), runs=times, load_avg_1m=load))
-        print(f"n={n:5d} plain {before:6.1f}s fused {after:6.1f}s  x{before / after:.2f}  load {load}", flush=True)
+        before, after = statistics.median(times[before_name]), statistics.median(times[after_name])
+        rows.append(dict(n=n, **{f"{before_name}_s": round(before, 2), f"{after_name}_s": round(after, 2)},
+                         speedup=round(before / after, 2), runs=times, load_avg_1m=load,
+                         **({"test_accuracy": accuracy} if accuracy else {})))
+        print(f"n={n:5d} {before_name} {before:6.1f}s {after_name} {after:6.1f}s  x{before / after:.2f}  "
+              f"load {load} {accuracy or ''}", flush=True)
     out = ROOT / "bench" / "results" / "intent_experiments.json"
     prev = json.loads(out.read_text()) if out.exists() else {}
-    prev["fit_speed"] = dict(note="fit only (embeddings precomputed), torch_threads=1, 2-core box shared with "
-                             "other CPU-heavy jobs; variants interleaved per n", sizes=rows)
+    prev[f"fit_speed_{pair}"] = dict(note="fit only (embeddings precomputed), torch_threads=1; variants interleaved "
+                                     "per n; test accuracy is argmax on the full test set at full data", sizes=rows)
     out.write_text(json.dumps(prev, indent=2))
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["fit_speed"]:
-        fit_speed()
+    if sys.argv[1:2] == ["fit_speed"]:
+        fit_speed(*sys.argv[2:3])
     else:
         main(sys.argv[1:] or list(VARIANTS))
