@@ -21,6 +21,7 @@ from datetime import timedelta
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
 
 from agents import learning, outcomes, pipeline
@@ -71,6 +72,11 @@ def build_workspace(categories: list[str], seeds: list[tuple[str, str]]) -> dict
     for text, category in seeds:
         add_intent_example(category, text, source=ExampleSource.SEED, retrain=False)
     learning.refresh_intent_model(trigger="seed")  # the intents' descriptions alone already make a model
+    # Statistics from the first conversation on: otherwise the planner's choices (an approximate HNSW
+    # scan of the passages, or an exact one) change whenever autovacuum first wakes, a wall-clock
+    # moment, and two runs of the same stream part ways there.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return {category: article.pk for category, article in articles.items()}
 
 
