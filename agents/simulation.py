@@ -153,7 +153,7 @@ def run(
             actions.resolve(conversation, by=agent, at=clock)
         top = (reply.trace.get("top_intents") or [[None, 0.0]])[0] if answered else (None, 0.0)
         offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
-        result.steps.append({"resolved": truly, "signal_resolved": not handed_off, "handoff": handed_off, "answered": answered, "tried_again": tried_again,
+        result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered, "tried_again": tried_again,
                              "right_again": right_again,
                              "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
         if step % eval_every == 0 or step == len(stream):
@@ -236,8 +236,8 @@ def summarise(result: Result, started: float) -> dict:
         "resolution_rate_second_half": round(sum(s["resolved"] for s in steps[half:]) / max(1, len(steps) - half), 4),
         "resolution_rate_first_500": round(sum(s["resolved"] for s in first) / max(1, len(first)), 4),
         "resolution_rate_last_1000": round(sum(s["resolved"] for s in last) / max(1, len(last)), 4),
-        # What the system itself saw: the customer's (noisy) word that the AI's answer resolved it.
-        "signal_resolution_rate_last_1000": round(sum(s["signal_resolved"] for s in last) / max(1, len(last)), 4),
+        # What the system itself saw: every conversation not handed off resolved on the customer's (noisy) word.
+        "signal_resolution_rate_last_1000": round(sum(not s["handoff"] for s in last) / max(1, len(last)), 4),
         "handoffs": result.handoffs,
         "handoff_rate": round(result.handoffs / max(1, len(steps)), 4),
         "human_labels": result.human_labels,

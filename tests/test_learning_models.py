@@ -95,7 +95,8 @@ def _short_simulation(tmp_path, learning_mode: str) -> dict:
     assert result["stream"] == 200 and len(result["curve"]) == 2
     # The keys DESIGN.md promises to benchmarks and external evaluation.
     assert {"resolution_rate_first_500", "resolution_rate_last_1000", "signal_resolution_rate_last_1000",
-            "handoffs", "human_labels", "test_accuracy_start", "test_accuracy_end", "curve", "wall_seconds"} <= set(result)
+            "handoffs", "human_labels", "test_accuracy_start", "test_accuracy_end", "curve",
+            "wall_seconds"} <= set(result)
     # 200 conversations: "the last 1,000" is all of them, and each ends handed off or resolved on the
     # customer's word.
     assert result["signal_resolution_rate_last_1000"] == round(1 - result["handoffs"] / 200, 4)
