@@ -341,13 +341,14 @@ class IntentModel:
             bank_mask = fit_idx < n_real
             probe = cls(classes, cfg, part[0], part[1], 1.0, X[fit_idx][bank_mask],
                         y[fit_idx][bank_mask].astype(np.int32), 0.0, len(fit_real), seed)
-            p, _ = probe._scores(X[cal_idx], [texts[i] for i in cal_idx])
+            cal_words = probe._words([texts[i] for i in cal_idx])
+            p, _ = probe._scores(X[cal_idx], cal_words)
             temperature = _fit_temperature(np.log(p + 1e-12), y[cal_idx])
             # The OOS-tuned threshold assumes plenty of examples per intent; with few, in-scope
             # messages sit farther from their nearest example. Never abstain on more than ~5 %
             # of held-out in-scope messages: lower the threshold to that quantile when needed.
             probe.temperature = temperature
-            _, cal_scores = probe._scores(X[cal_idx], [texts[i] for i in cal_idx])
+            _, cal_scores = probe._scores(X[cal_idx], cal_words)
             cal_threshold = min(DEFAULT_ABSTAIN_THRESHOLD, float(np.quantile(cal_scores, IN_SCOPE_ABSTAIN_TARGET)))
 
         w, sp = _train_parts(X, texts, y, k, cfg, seed)
@@ -358,8 +359,10 @@ class IntentModel:
         return model
 
     # -------------------------------------------------------------- predict
-    def _scores(self, X: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        S = self.sparse.transform(texts) if self.sparse is not None else None
+    def _words(self, texts: list[str]):
+        return self.sparse.transform(texts) if self.sparse is not None else None
+
+    def _scores(self, X: np.ndarray, S) -> tuple[np.ndarray, np.ndarray]:
         lg = _logits(self.weights, X, S)
         sims = X @ self.bank.T  # cosine: both sides are L2-normalised
         if self.cfg.knn_prob_mix > 0:
@@ -401,11 +404,13 @@ class IntentModel:
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels))), np.zeros(0)
+        # The words first: an encoder started early (embed_soon) finishes meanwhile.
+        S = self._words(texts)
         X = np.asarray(embed(texts), dtype=np.float32)
         # Multi-threaded BLAS spin-waits after each call and starves the caller's torch encoder
         # on a 2-core box (measured: encoder p95 7 ms -> 115 ms); one thread is plenty here.
         with _blas_controller().limit(limits=1, user_api="blas"):
-            return self._scores(X, texts)
+            return self._scores(X, S)
 
     def predict(self, texts: list[str], *, embed: Embed) -> list[IntentPrediction]:
         p, score = self.predict_proba(texts, embed=embed)

@@ -84,9 +84,12 @@ def detect_abandonment(now=None, idle_minutes: int = 30) -> int:
     return sum(inbox.mark_abandoned(c) for c in candidates[:5000])
 
 
-def detect_follow_up(conversation: Conversation, vector: np.ndarray, days: int = 7) -> Conversation | None:
-    """Same customer, a similar question within N days, after an AI answer: link the two."""
-    from knowledge.embeddings import embed
+def detect_follow_up(conversation: Conversation, question: str, days: int = 7) -> Conversation | None:
+    """Same customer, a similar question within N days, after an AI answer: link the two.
+
+    The question's vector is asked for only once there is an earlier conversation to compare
+    (the reply path's encoder is still busy with it while this reads the database)."""
+    from knowledge.embeddings import embed, embed_one
 
     earlier = list(
         Conversation.objects.filter(
@@ -102,7 +105,7 @@ def detect_follow_up(conversation: Conversation, vector: np.ndarray, days: int =
     pairs = [(c, firsts[c.pk]) for c in earlier if c.pk in firsts]
     if not pairs:
         return None
-    sims = embed([m.body for _, m in pairs]) @ vector
+    sims = embed([m.body for _, m in pairs]) @ embed_one(question)
     best = int(np.argmax(sims))
     if sims[best] >= FOLLOW_UP_SIMILARITY:
         inbox.link_follow_up(conversation, pairs[best][0], similarity=float(sims[best]))

@@ -29,7 +29,7 @@ from agents.sentiment import frustration_score
 from inbox import actions as inbox
 from inbox.events import conversation_group, send_now
 from inbox.models import Conversation, EscalationReason, Message, OutcomeKind, SenderKind
-from knowledge.embeddings import embed_one
+from knowledge.embeddings import embed_one, embed_soon
 from knowledge.models import Area, Article, Chunk
 from knowledge.search import Hit, search
 
@@ -127,13 +127,14 @@ def catalog() -> Catalog:
 
 def understand(text: str, *, entities: bool = True) -> Understanding:
     """Intent, frustration and (unless entities=False: the caller extracts them itself) entities."""
+    frustration = round(frustration_score(text), 3)  # first: the vector the model needs may be on its way
     prediction, version = learning.predict_intent(text)
     return Understanding(
         intent=prediction.intent if prediction else None,
         confidence=float(prediction.confidence) if prediction else 0.0,
         top=[(name, round(float(p), 4)) for name, p in (prediction.top if prediction else [])],
         entities=_entities(text) if entities else [],
-        frustration=round(frustration_score(text), 3),
+        frustration=frustration,
         model_version=version,
     )
 
@@ -376,12 +377,16 @@ def handoff_notice(reason: str, site_hours: str) -> str:
 
 
 def respond(conversation_id: int, message_id: int, *, allow_clarify: bool = True,
-            try_again: bool = False) -> Message | None:
+            try_again: bool = False, text: str | None = None) -> Message | None:
     """Answer one customer message (the Celery task's body).
 
     try_again: the customer said the answer to this message did not help; give the next best
     answer (never the rejected one), or hand off if nothing else is likely enough to resolve it.
+    text: the message's words, when the caller has them: encoding starts before the message is
+    read back (what is answered is always the stored message).
     """
+    if text:
+        embed_soon(text)
     with learning.one_reading():
         return _respond(conversation_id, message_id, allow_clarify=allow_clarify and not try_again,
                         try_again=try_again)
@@ -413,6 +418,7 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool, try_
     if message.newer:
         return None  # the customer kept typing; answer the latest message instead
     text = message.body
+    embed_soon(text)  # on the encoder thread, while the database work below that needs no vector runs
     context = {**enrich(conversation), "allow_clarify": allow_clarify, "earlier": message.earlier}
     rejected = None
     if try_again:
@@ -426,12 +432,10 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool, try_
     waited = (timezone.now() - message.created_at).total_seconds()
     if 0 <= waited < 60 and rejected is None:  # none for imported or simulated messages, or a second try
         stages["queued"] = round(waited * 1000, 1)  # stored → this task starting (commit, broker, worker)
-    vector = embed_one(text)
-    stages["embedded"] = _ms(started)
     if conversation.follow_up_of_id is None and not message.earlier and rejected is None:
-        outcomes.detect_follow_up(conversation, vector)
+        outcomes.detect_follow_up(conversation, text)
     u = understand(text, entities=False)
-    u.vector = vector
+    u.vector = embed_one(text)
     if rejected is not None:
         reconsider(u, rejected.trace)
     stages["understood"] = _ms(started)

@@ -6,8 +6,8 @@ from agents import learning, outcomes, pipeline
 
 
 @shared_task(name="agents.tasks.respond")
-def respond(conversation_id: int, message_id: int, try_again: bool = False) -> int | None:
-    reply = pipeline.respond(conversation_id, message_id, try_again=try_again)
+def respond(conversation_id: int, message_id: int, try_again: bool = False, text: str | None = None) -> int | None:
+    reply = pipeline.respond(conversation_id, message_id, try_again=try_again, text=text)
     return reply.pk if reply else None
 
 

@@ -211,7 +211,8 @@ def post_customer_message(
             if conversation.needs_human or conversation.handled_by == HandledBy.HUMAN:
                 events.enqueue_on_commit(DRAFT_TASK, conversation.pk)
             else:
-                events.enqueue_on_commit(RESPOND_TASK, conversation.pk, message.pk)
+                # The words ride along so the worker starts encoding them before it reads the message.
+                events.enqueue_on_commit(RESPOND_TASK, conversation.pk, message.pk, False, message.body)
         _broadcast_message(message)
     return message, True
 

@@ -9,9 +9,11 @@ EMBEDDING_BACKEND=openai uses any OpenAI-compatible /embeddings endpoint instead
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -48,11 +50,45 @@ _memo: dict[str, np.ndarray] = {}
 MEMO_LIMIT = 50_000  # ~75 MB: retraining re-embeds the same labelled examples again and again
 
 
+_in_flight: dict[str, Future] = {}  # texts embed_soon() is encoding now
+_encoders: dict[int, ThreadPoolExecutor] = {}  # per process: a forked worker must not inherit its parent's
+
+
+def _key(text: str) -> str:
+    return text if text.strip() else "(empty)"
+
+
+def embed_soon(text: str) -> None:
+    """Start encoding a text on this process's encoder thread; embed() of it waits for that.
+
+    The reply path calls it as soon as it knows the customer's words: onnxruntime releases the
+    GIL, so the encoder runs on the second core while the caller reads the database."""
+    key = _key(text)
+    if key in _memo or key in _in_flight:
+        return
+    encoder = _encoders.get(os.getpid())
+    if encoder is None:
+        encoder = _encoders[os.getpid()] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
+    _in_flight[key] = encoder.submit(_encode_into_memo, key)
+
+
+def _encode_into_memo(key: str) -> None:
+    try:
+        _memo[key] = _encode([key], 1)[0]
+    finally:
+        _in_flight.pop(key, None)  # after the memo has it: embed() finds one or the other
+
+
 def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     """L2-normalised float32 embeddings, shape (len(texts), 384); repeated texts come from memory."""
-    texts = [t if t.strip() else "(empty)" for t in texts]
+    texts = [_key(t) for t in texts]
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
+    for text in texts:
+        pending = _in_flight.get(text)
+        if pending is not None:
+            with contextlib.suppress(Exception):  # a failed early encode is simply done again below
+                pending.result()
     if len(_memo) > MEMO_LIMIT:
         _memo.clear()
     missing = list(dict.fromkeys(t for t in texts if t not in _memo))

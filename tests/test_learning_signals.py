@@ -74,7 +74,6 @@ def factories_user():
 
 def test_a_resolution_with_no_follow_up_in_the_window_is_a_success_and_a_follow_up_is_a_failure(answered):
     from agents.outcomes import close_resolution_windows, detect_follow_up
-    from knowledge.embeddings import embed_one
 
     convo = actions.resolve(answered.conversation)
     assert close_resolution_windows(now=timezone.now()) == 0  # the window is still open
@@ -87,7 +86,7 @@ def test_a_resolution_with_no_follow_up_in_the_window_is_a_success_and_a_follow_
     follow_up = Conversation.objects.get(pk=again.conversation_id)
     follow_up.created_at = convo.created_at + timedelta(hours=2)
     follow_up.save()
-    assert detect_follow_up(follow_up, embed_one(again.body)) == convo
+    assert detect_follow_up(follow_up, again.body) == convo
     apply_all()
     assert Conversation.objects.get(pk=follow_up.pk).follow_up_of_id == convo.pk
     assert stat(answered).failures == 1.0

@@ -1,5 +1,6 @@
 """Customers' own words find the right article: hybrid search over the demo knowledge base."""
 
+import numpy as np
 import pytest
 
 from helpdesk.demo import content
@@ -38,3 +39,18 @@ def test_only_published_articles_are_found_and_page_area_boosts(demo_kb):
 
 def test_an_empty_query_finds_nothing(demo_kb):
     assert search("   ") == []
+
+
+def test_a_text_encoded_early_is_waited_for_and_embeds_exactly_as_if_encoded_on_demand():
+    """The reply path starts encoding the customer's words on a thread (embed_soon) before it
+    reads the message back; whoever asks for the vector meanwhile gets that one encode's result."""
+    from knowledge import embeddings
+
+    text = "Can I move my annual invoice date to the first of the month?"
+    embeddings._memo.pop(text, None)
+    embeddings.embed_soon(text)
+    early = embeddings.embed_one(text)
+    assert text not in embeddings._in_flight
+    embeddings._memo.pop(text)
+    on_demand = embeddings.embed_one(text)
+    assert np.abs(early - on_demand).max() < 1e-6
