@@ -576,6 +576,7 @@ def warm_up() -> None:
         embed_one("warm up")
         _entities("warm up on 3 May at 5pm")  # spaCy, dateparser, the catalogue, the thread
         learning.predict_intent("warm up")
+        learning.intent_targets([])  # every intent's description, embedded (~1 s) once per process and model
         frustration_score("warm up: this is not working!!")  # VADER's lexicon loads on first use
         if llm.enabled():
             llm.warm_up()
