@@ -51,7 +51,19 @@ MEMO_LIMIT = 50_000  # ~75 MB: retraining re-embeds the same labelled examples a
 
 
 _in_flight: dict[str, Future] = {}  # texts embed_soon() is encoding now
-_encoders: dict[int, ThreadPoolExecutor] = {}  # per process: a forked worker must not inherit its parent's
+_in_flight_lock = threading.Lock()
+_encoder: ThreadPoolExecutor | None = None
+
+
+def _after_fork_in_child() -> None:
+    """A forked process has none of its parent's threads: no encoder, nothing in flight, and no
+    lock that one of them held at the fork."""
+    global _encoder, _in_flight_lock, _lock
+    _encoder, _in_flight_lock, _lock = None, threading.Lock(), threading.Lock()
+    _in_flight.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _key(text: str) -> str:
@@ -63,20 +75,22 @@ def embed_soon(text: str) -> None:
 
     The reply path calls it as soon as it knows the customer's words: onnxruntime releases the
     GIL, so the encoder runs on the second core while the caller reads the database."""
+    global _encoder
     key = _key(text)
-    if key in _memo or key in _in_flight:
-        return
-    encoder = _encoders.get(os.getpid())
-    if encoder is None:
-        encoder = _encoders[os.getpid()] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
-    _in_flight[key] = encoder.submit(_encode_into_memo, key)
+    with _in_flight_lock:  # held until the future is registered, so the encoder cannot unregister it first
+        if key in _memo or key in _in_flight:
+            return
+        if _encoder is None:
+            _encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
+        _in_flight[key] = _encoder.submit(_encode_into_memo, key)
 
 
 def _encode_into_memo(key: str) -> None:
     try:
         _memo[key] = _encode([key], 1)[0]
     finally:
-        _in_flight.pop(key, None)  # after the memo has it: embed() finds one or the other
+        with _in_flight_lock:
+            _in_flight.pop(key, None)  # after the memo has it: embed() finds one or the other
 
 
 def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:

@@ -54,3 +54,26 @@ def test_a_text_encoded_early_is_waited_for_and_embeds_exactly_as_if_encoded_on_
     embeddings._memo.pop(text)
     on_demand = embeddings.embed_one(text)
     assert np.abs(early - on_demand).max() < 1e-6
+
+
+def test_a_forked_process_does_not_wait_for_an_encode_started_in_its_parent():
+    """A Celery worker forks its pool: an early encode in flight in the parent has no thread in the child."""
+    import os
+
+    from knowledge import embeddings
+
+    text = "What happens to my seats when I downgrade mid-cycle?"
+    embeddings._memo.pop(text, None)
+    embeddings.embed_soon(text)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: it must encode the text itself, promptly, and exit
+        try:
+            ok = text not in embeddings._in_flight and embeddings.embed_one(text).shape == (384,)
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1" and status == 0
+    assert embeddings.embed_one(text).shape == (384,)
