@@ -163,7 +163,7 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
             return x * keep * (256 / (256 - self.cut))
 
     def dropout(p: float) -> torch.nn.Module:
-        return Dropout(p) if getattr(cfg, "byte_dropout", False) else torch.nn.Dropout(p)
+        return Dropout(p) if cfg.byte_dropout else torch.nn.Dropout(p)
 
     class Head(torch.nn.Module):
         def __init__(self) -> None:
