@@ -47,6 +47,7 @@ class Result:
     test_accuracy_end: float = 0.0
     retrains: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
+    examples: list[dict] = field(default_factory=list)  # labelled_examples at the end
 
 
 def humanise(category: str) -> str:
@@ -166,38 +167,54 @@ def run(
         if progress:
             progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
-    result.labels = label_quality(dict(stream))
+    result.examples = labelled_examples(dict(stream))
+    result.labels = label_quality(result.examples)
     fits = [v.metrics.get("train_seconds", 0.0) for v in ModelVersion.objects.filter(kind=learning.INTENT).defer("blob")]
     result.retrains = {"intent_models_trained": len(fits), "train_seconds_median": round(float(np.median(fits)), 1) if fits else None,
                        "train_seconds_total": round(sum(fits), 1)}
     return result
 
 
-def label_quality(truth: dict[str, str]) -> dict:
-    """What the intent model learns from, by source: how many examples, and how many are right.
+def labelled_examples(truth: dict[str, str]) -> list[dict]:
+    """What the intent model learns from, one row per example: its text, the intent it was given, its
+    source, the true intent, and (for a confirmed outcome) the probability the answering model gave
+    that intent before anyone confirmed it.
 
     A confirmed example is split by the answer that confirmed it: a second try, or a first answer
     whose label came from the model's own intent or (the model unsure) from the article's.
     """
-    how: dict[int, str] = {}
-    for question, second, confidence in (Message.objects.filter(sender_kind=SenderKind.AI, trace__decision="answer")
-                                         .order_by("id").values_list("trace__replying_to", "trace__try_again_after",
-                                                                     "trace__credited_confidence")):
+    how: dict[int, tuple[str, dict]] = {}
+    for question, second, confidence, top in (
+            Message.objects.filter(sender_kind=SenderKind.AI, trace__decision="answer").order_by("id")
+            .values_list("trace__replying_to", "trace__try_again_after", "trace__credited_confidence",
+                         "trace__top_intents")):
         if second:
-            how[question] = " (second try)"
+            how[question] = (" (second try)", dict(map(tuple, top or [])))
         elif question not in how:
             sure = (confidence or 0) >= outcomes.CONFIRM_MIN_CONFIDENCE
-            how[question] = " (model's intent)" if sure else " (article's intent)"
-    rows = [(source + (how.get(message_id, "") if source == ExampleSource.CONFIRMED_OUTCOME else ""), text, intent)
-            for source, text, intent, message_id in
-            IntentExample.objects.values_list("source", "text", "intent__name", "message_id") if text in truth]
-    rows += [("agent_label", body, value.get("intent")) for body, value in
-             Label.objects.filter(kind=LabelKind.INTENT).values_list("message__body", "value") if body in truth]
+            how[question] = (" (model's intent)" if sure else " (article's intent)", dict(map(tuple, top or [])))
+    agent = {message_id: (body, value.get("intent")) for message_id, body, value in
+             Label.objects.filter(kind=LabelKind.INTENT).values_list("message_id", "message__body", "value")}
+    rows = []
+    for source, text, intent, message_id in IntentExample.objects.values_list("source", "text", "intent__name",
+                                                                              "message_id"):
+        if text not in truth or message_id in agent:  # an agent's label overrides the example (learning._examples)
+            continue
+        kind, top = how.get(message_id, ("", {})) if source == ExampleSource.CONFIRMED_OUTCOME else ("", {})
+        rows.append({"text": text, "intent": intent, "source": source + kind, "true_intent": intent_name(truth[text]),
+                     "decision_probability": top.get(intent) if kind else None})
+    rows += [{"text": body, "intent": intent, "source": "agent_label", "true_intent": intent_name(truth[body]),
+              "decision_probability": None} for body, intent in agent.values() if body in truth and intent]
+    return rows
+
+
+def label_quality(rows: list[dict]) -> dict:
+    """Per source: how many examples, and how many are right."""
     out = {}
-    for source in sorted({r[0] for r in rows}):
-        mine = [(text, intent) for s, text, intent in rows if s == source]
-        right = sum(intent == intent_name(truth[text]) for text, intent in mine)
-        out[source] = {"examples": len(mine), "right": round(right / len(mine), 4)}
+    for source in sorted({r["source"] for r in rows}):
+        mine = [r for r in rows if r["source"] == source]
+        out[source] = {"examples": len(mine), "right": round(sum(r["intent"] == r["true_intent"] for r in mine)
+                                                             / len(mine), 4)}
     return out
 
 

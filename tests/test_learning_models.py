@@ -90,8 +90,15 @@ def _short_simulation(tmp_path, learning_mode: str) -> dict:
     out = tmp_path / f"sim-{learning_mode}.json"
     call_command("simulate_learning", "--train", str(DATA / "banking77_cards_train.csv"),
                  "--test", str(DATA / "banking77_cards_test.csv"), "--stream", "200", "--noise", "0.1",
-                 "--eval-every", "100", "--learning", learning_mode, "--out", str(out), verbosity=0)
+                 "--eval-every", "100", "--learning", learning_mode, "--out", str(out),
+                 "--labels-out", str(tmp_path / "labels.jsonl"), verbosity=0)
     result = json.loads(out.read_text())
+    # The label set the run ended with, one row per example, agrees with the summary of its quality.
+    rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert {source: len([r for r in rows if r["source"] == source]) for source in result["labels"]} == {
+        source: quality["examples"] for source, quality in result["labels"].items()}
+    assert sum(r["source"] == "agent_label" for r in rows) == result["human_labels"]
+    assert all(r["decision_probability"] is not None for r in rows if r["source"].endswith("(second try)"))
     assert result["stream"] == 200 and len(result["curve"]) == 2
     # The keys DESIGN.md promises to benchmarks and external evaluation.
     assert {"resolution_rate_first_500", "resolution_rate_last_1000", "signal_resolution_rate_last_1000",

@@ -30,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--eval-every", type=int, default=500)
         parser.add_argument("--out", default=None)
         parser.add_argument("--plot", default=None)
+        parser.add_argument("--labels-out", default=None,
+                            help="JSON lines: every example the intent model ends up learning from, with its "
+                                 "source and true intent (bench/label_replay.py refits on them in seconds)")
 
     def handle(self, *args, **opts):
         if not 0 <= opts["noise"] <= 1:
@@ -70,6 +73,9 @@ class Command(BaseCommand):
         if opts["out"]:
             with open(opts["out"], "w") as fh:
                 json.dump(summary, fh, indent=2)
+        if opts["labels_out"]:
+            with open(opts["labels_out"], "w") as fh:
+                fh.writelines(json.dumps(row) + "\n" for row in result.examples)
         if opts["plot"]:
             from agents.plots import plot_learning
 
