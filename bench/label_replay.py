@@ -43,7 +43,9 @@ VARIANTS = {
     "as_learned": (lambda r: True, True),
     "no_holdout": (lambda r: True, False),
     "clean_only": (lambda r: r["intent"] == r["true_intent"], True),
-    "confirmed_p_at_least_0.1": (lambda r: r["decision_probability"] is None or r["decision_probability"] >= 0.1, True),
+    # A confirmed label whose intent was not among the answering model's top five has no probability: below 0.1.
+    "confirmed_p_at_least_0.1": (lambda r: not r["source"].startswith("confirmed_outcome")
+                                 or (r["decision_probability"] or 0.0) >= 0.1, True),
 }
 BINS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.01)
 
