@@ -98,7 +98,7 @@ def _short_simulation(tmp_path, learning_mode: str) -> dict:
     assert {source: len([r for r in rows if r["source"] == source]) for source in result["labels"]} == {
         source: quality["examples"] for source, quality in result["labels"].items()}
     assert sum(r["source"] == "agent_label" for r in rows) == result["human_labels"]
-    assert all(r["decision_probability"] is not None for r in rows if r["source"].endswith("(second try)"))
+    assert all(r["decision_probability"] is None for r in rows if not r["source"].startswith("confirmed_outcome"))
     assert result["stream"] == 200 and len(result["curve"]) == 2
     # The keys DESIGN.md promises to benchmarks and external evaluation.
     assert {"resolution_rate_first_500", "resolution_rate_last_1000", "signal_resolution_rate_last_1000",
