@@ -65,8 +65,12 @@ def _descriptions() -> tuple[list[str], list[str]]:
     return [intent_text(name, description) for name, description in rows], [name for name, _ in rows]
 
 
-def _examples() -> tuple[list[str], list[str], int]:
-    """Seed and confirmed examples, plus every intent label agents gave in the inbox (read in place).
+AGENT_LABEL = "agent_label"  # the source of an example that is an agent's intent label in the inbox
+
+
+def training_examples() -> tuple[list[tuple[str, str, str, int | None]], int]:
+    """What the intent model learns from, as (text, intent, source, message id), and the newest example's id:
+    seed and confirmed examples, plus every intent label agents gave in the inbox (read in place).
 
     A message an agent labelled overrides any other example of the same message.
     """
@@ -81,12 +85,11 @@ def _examples() -> tuple[list[str], list[str], int]:
         IntentExample.objects.exclude(message__conversation__is_spam=True)
         .exclude(message_id__in=list(labels))
         .order_by("id")
-        .values_list("text", "intent__name", "id")
+        .values_list("text", "intent__name", "source", "message_id", "id")
     )
-    last_id = max([rows[-1][2] if rows else 0])
-    texts = [r[0] for r in rows] + [body for body, _ in labels.values()]
-    names = [r[1] for r in rows] + [intent for _, intent in labels.values()]
-    return texts, names, last_id
+    last_id = rows[-1][4] if rows else 0
+    return [r[:4] for r in rows] + [(body, intent, AGENT_LABEL, message_id)
+                                    for message_id, (body, intent) in labels.items()], last_id
 
 
 def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float | None:
@@ -97,7 +100,8 @@ def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float 
 
 
 def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
-    texts, labels, last_id = _examples()
+    examples, last_id = training_examples()
+    texts, labels = [e[0] for e in examples], [e[1] for e in examples]
     defined_x, defined_y = _descriptions()
     if len(set(labels) | set(defined_y)) < 2:
         return None

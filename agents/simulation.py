@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from agents import learning, outcomes, pipeline
 from agents.actions import add_intent_example, ensure_intent
-from agents.models import ExampleSource, IntentExample, ModelVersion
+from agents.models import ExampleSource, ModelVersion
 from inbox import actions
 from inbox.actions import intent_name
-from inbox.models import Account, Conversation, Customer, Label, LabelKind, Message, Plan, SenderKind, Site
+from inbox.models import Account, Conversation, Customer, Message, Plan, SenderKind, Site
 from knowledge.actions import reindex_articles, save_article
 from knowledge.embeddings import embed
 from knowledge.models import ArticleStatus
@@ -193,18 +193,13 @@ def labelled_examples(truth: dict[str, str]) -> list[dict]:
         elif question not in how:
             sure = (confidence or 0) >= outcomes.CONFIRM_MIN_CONFIDENCE
             how[question] = (" (model's intent)" if sure else " (article's intent)", dict(map(tuple, top or [])))
-    agent = {message_id: (body, value.get("intent")) for message_id, body, value in
-             Label.objects.filter(kind=LabelKind.INTENT).values_list("message_id", "message__body", "value")}
     rows = []
-    for source, text, intent, message_id in IntentExample.objects.values_list("source", "text", "intent__name",
-                                                                              "message_id"):
-        if text not in truth or message_id in agent:  # an agent's label overrides the example (learning._examples)
+    for text, intent, source, message_id in learning.training_examples()[0]:
+        if text not in truth:
             continue
         kind, top = how.get(message_id, ("", {})) if source == ExampleSource.CONFIRMED_OUTCOME else ("", {})
         rows.append({"text": text, "intent": intent, "source": source + kind, "true_intent": intent_name(truth[text]),
                      "decision_probability": top.get(intent) if kind else None})
-    rows += [{"text": body, "intent": intent, "source": "agent_label", "true_intent": intent_name(truth[body]),
-              "decision_probability": None} for body, intent in agent.values() if body in truth and intent]
     return rows
 
 
