@@ -199,19 +199,20 @@ def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> 
     hits = [h for h in search(text, k=6, vector=u.vector, area=context.get("area")) if h.article_id not in rejected]
     known = {h.article_id for h in hits} | rejected
     likely = [name for name, p in u.top if p >= ranking.CREDIT_MIN_PROBABILITY]
-    extra = [a for a in ranking.proven_articles(likely) if a not in known]
+    evidence = ranking.evidence([name for name, p in u.top if p > 0.01], context)
+    extra = [a for a in ranking.proven_articles(likely, evidence) if a not in known]
     if extra:
         hits += _best_chunks(extra, u.vector)
     # The articles that fit each likely intent best are candidates too: search on the customer's
     # words can miss the answer to a question the model has already understood.
-    hits += _fitting_chunks(likely, known | set(extra))
+    hits += _fitting_chunks(likely, known | set(extra), hits)
     if not hits or max((h.similarity or 0) for h in hits) < MIN_SIMILARITY and not extra:
         # Knowledge is missing only if we know what was asked; otherwise we did not understand.
         reason = EscalationReason.MISSING_KNOWLEDGE if u.intent else EscalationReason.LOW_CONFIDENCE
         return Plan("handoff", "no passage in the knowledge base matches the question", reason, hits=hits)
     affinity, similarity = _affinity(u, hits)
     choice = ranking.choose(u.top, [h.article_id for h in hits], context, rng,
-                            affinity=affinity, similarity=similarity)
+                            affinity=affinity, similarity=similarity, known=evidence)
     ranking_trace = [
         {"article_id": row["article_id"], "expected": round(row["expected"], 4), "prior": round(row["prior"], 3),
          "by_intent": {name: round(v, 4) for name, v in row["parts"].items()}}
@@ -251,8 +252,11 @@ def reconsider(u: Understanding, rejected_trace: dict) -> None:
 
 def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
     """Cosine of each candidate's passage to what each likely intent is about, and to the question."""
-    vectors = {cid: np.asarray(v, dtype=np.float32) for cid, v in
-               Chunk.objects.filter(pk__in=[h.chunk_id for h in hits]).values_list("id", "embedding")}
+    vectors = {h.chunk_id: h.vector for h in hits if h.vector is not None}
+    missing = [h.chunk_id for h in hits if h.vector is None]
+    if missing:
+        vectors.update((cid, np.asarray(v, dtype=np.float32)) for cid, v in
+                       Chunk.objects.filter(pk__in=missing).values_list("id", "embedding"))
 
     def closeness(target) -> dict[int, float]:
         sims: dict[int, float] = {}
@@ -270,11 +274,12 @@ FITTING_TTL = 60.0  # seconds an intent's nearest passages are reused; meanwhile
 _fitting: dict[tuple[tuple, str], tuple[float, list[int]]] = {}
 
 
-def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) -> list[Hit]:
+def _fitting_chunks(intents: list[str], known: set[int], hits: list[Hit], per_intent: int = 2) -> list[Hit]:
     """The passages closest to what each likely intent is about, from articles not yet candidates.
 
     They depend on the live model and the knowledge base, not on the question: looked up once a
     minute per intent, then fetched by id in one query for all the question's likely intents.
+    The same query brings the vectors of `hits` (the candidates so far), which the affinity needs.
     """
     from pgvector.django import CosineDistance
 
@@ -293,7 +298,12 @@ def _fitting_chunks(intents: list[str], known: set[int], per_intent: int = 2) ->
                        .order_by(CosineDistance("embedding", target)).values_list("id", flat=True)[: per_intent * 2])
             cached = _fitting[(version, name)] = (now, ids)
         nearest[name] = cached[1]
-    chunks = _passages(Chunk.objects.filter(pk__in=[i for ids in nearest.values() for i in ids])).in_bulk()
+    unvectored = {h.chunk_id: h for h in hits if h.vector is None}
+    chunks = _passages(Chunk.objects.filter(pk__in=[*unvectored, *(i for ids in nearest.values() for i in ids)]),
+                       vectors=True).in_bulk()
+    for chunk_id, hit in unvectored.items():
+        if chunk_id in chunks:
+            hit.vector = np.asarray(chunks[chunk_id].embedding, dtype=np.float32)
     hits: list[Hit] = []
     for name, ids in nearest.items():
         fresh = [chunks[i] for i in ids if i in chunks and chunks[i].article_id not in known][:per_intent]
@@ -307,23 +317,26 @@ def _best_chunks(article_ids: list[int], vector) -> list[Hit]:
     """The closest passage of each proven article, for candidates search did not surface."""
     from pgvector.django import CosineDistance
 
-    best = (_passages(Chunk.objects.filter(article_id__in=article_ids))
+    best = (_passages(Chunk.objects.filter(article_id__in=article_ids), vectors=True)
             .order_by("article_id", CosineDistance("embedding", vector)).distinct("article_id"))
     by_article = {chunk.article_id: chunk for chunk in best}  # one query, not one per article
     return [_candidate(by_article[a], "resolved this intent before") for a in article_ids if a in by_article]
 
 
-def _passages(chunks):
-    """Published passages with what a candidate shows, without the vectors, tsvectors and bodies."""
+def _passages(chunks, vectors: bool = False):
+    """Published passages with what a candidate shows (and, if asked, the vectors), without the
+    tsvectors and bodies."""
+    fields = ["id", "article_id", "heading", "text", "article__title", "article__slug", "article__area"]
     return (chunks.filter(article__status="published").select_related("article")
-            .only("id", "article_id", "heading", "text", "article__title", "article__slug", "article__area"))
+            .only(*fields, *(["embedding"] if vectors else [])))
 
 
 def _candidate(chunk: Chunk, reason: str) -> Hit:
     """A candidate passage the learners brought in (search did not rank it, so no search score)."""
     article = chunk.article
     return Hit(chunk_id=chunk.pk, article_id=chunk.article_id, title=article.title, slug=article.slug,
-               area=article.area, heading=chunk.heading, text=chunk.text, score=0.0, reasons=[reason])
+               area=article.area, heading=chunk.heading, text=chunk.text, score=0.0, reasons=[reason],
+               vector=np.asarray(chunk.embedding, dtype=np.float32))  # from _passages(vectors=True)
 
 
 # ---------------------------------------------------------------- compose

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 
 from agents.models import AppliedSignal, ArticleStat
 
@@ -71,19 +70,26 @@ def segments(context: dict) -> list[str]:
     return out
 
 
-def _stats(intents: list[str], article_ids: list[int], segs: list[str]) -> dict[tuple[str, int, str], ArticleStat]:
-    rows = ArticleStat.objects.filter(intent__in=intents, article_id__in=article_ids, segment__in=["", *segs])
+Evidence = dict[tuple[str, int, str], ArticleStat]  # (intent, article id, segment) → its counts
+
+
+def evidence(intents: list[str], context: dict) -> Evidence:
+    """Every outcome count of these intents, intent-wide and in the customer's segments, in one read.
+
+    A reply needs them twice (the proven candidates, then the choice among all candidates); an
+    intent has a row only for articles it was ever answered with, so this stays small."""
+    if not intents:
+        return {}
+    rows = ArticleStat.objects.filter(intent__in=intents, segment__in=["", *segments(context)])
     return {(row.intent, row.article_id, row.segment): row for row in rows}
 
 
-def proven_articles(intents: list[str], limit: int = 3) -> list[int]:
+def proven_articles(intents: list[str], known: Evidence, limit: int = 3) -> list[int]:
     """Articles that have resolved these intents before, best first: candidates even if search missed them."""
-    if not intents:
-        return []
-    rows = ArticleStat.objects.filter(intent__in=intents, segment="", successes__gt=0).order_by(
-        (F("failures") - F("successes")).asc(), "article_id"  # ties in a fixed order, not the heap's
-    )[: limit * len(intents)]
-    return list(dict.fromkeys(row.article_id for row in rows))
+    rows = sorted((row for (intent, _, segment), row in known.items()
+                   if intent in intents and segment == "" and row.successes > 0),
+                  key=lambda row: (row.failures - row.successes, row.article_id))  # ties in a fixed order
+    return list(dict.fromkeys(row.article_id for row in rows[: limit * len(intents)]))
 
 
 def search_prior(rank: int) -> float:
@@ -113,7 +119,7 @@ def query_priors(ranked_article_ids: list[int], similarity: dict[int, float] | N
 
 
 def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random.Random,
-          stats: dict | None = None, affinity: dict[int, float] | None = None,
+          stats: Evidence, affinity: dict[int, float] | None = None,
           priors: dict[int, float] | None = None) -> list[Scored]:
     """Thompson-sample each candidate article; index in `ranked_article_ids` is its retrieval rank.
 
@@ -122,9 +128,6 @@ def score(intent: str, ranked_article_ids: list[int], context: dict, rng: random
     untried ones from their prior: that is how a better article gets its chance.
     """
     segs = segments(context)
-    if stats is None:
-        # Without an intent there is no bandit to consult: outcomes are only kept per intent.
-        stats = _stats([intent], ranked_article_ids, segs) if settings.LEARNING_ENABLED and intent else {}
     fit = affinity_priors(affinity or {})
     out = []
     for rank, article_id in enumerate(ranked_article_ids):
@@ -181,7 +184,7 @@ CREDIT_MIN_SHARE = 0.2  # an intent shares an outcome only if it made at least t
 
 def choose(top: list[tuple[str, float]], ranked_article_ids: list[int], context: dict,
            rng: random.Random, affinity: dict[str, dict[int, float]] | None = None,
-           similarity: dict[int, float] | None = None) -> Choice:
+           similarity: dict[int, float] | None = None, known: Evidence | None = None) -> Choice:
     """Fuse the intent model's belief, the bandit's evidence and search order into one expectation.
 
     An intent the model is sure of brings its proven article; an unsure model leaves the choice
@@ -190,7 +193,11 @@ def choose(top: list[tuple[str, float]], ranked_article_ids: list[int], context:
     # The plausible readings only: an intent far below the model's best guess adds noise, not sense.
     best_p = max((p for _, p in top), default=0.0)
     intents = [(name, p) for name, p in top if p > 0.01 and p >= 0.5 * best_p] if settings.LEARNING_ENABLED else []
-    stats = _stats([name for name, _ in intents], ranked_article_ids, segments(context)) if intents else {}
+    names = {name for name, _ in intents}
+    if known is None:
+        known = evidence(list(names), context)
+    candidates = set(ranked_article_ids)
+    stats = {key: row for key, row in known.items() if key[0] in names and key[1] in candidates}
     affinity = affinity or {}
     priors = query_priors(ranked_article_ids, similarity)
     scored = {name: {s.article_id: s for s in score(name, ranked_article_ids, context, rng, stats,

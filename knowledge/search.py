@@ -45,6 +45,7 @@ class Hit:
     similarity: float | None = None  # cosine similarity, when the dense search found it
     text_rank: float | None = None
     reasons: list[str] = field(default_factory=list)
+    vector: np.ndarray | None = None  # the passage's embedding, when the caller fetched it
 
 
 def _or_query(words: list[str]) -> str:
