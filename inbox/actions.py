@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from inbox import events
@@ -87,9 +86,10 @@ def _lock(conversation: Conversation, expected_version: int | None = None) -> Co
 
 
 def _save(conversation: Conversation, *fields: str) -> None:
-    conversation.version = F("version") + 1
+    """Save a conversation that _lock() returned in this transaction: the row lock is what makes
+    the next version safe to count here, without reading it back."""
+    conversation.version += 1
     conversation.save(update_fields=[*fields, "version"])
-    conversation.refresh_from_db(fields=["version"])
 
 
 def _index_text(conversation_id: int, text: str) -> None:
