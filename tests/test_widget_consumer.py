@@ -3,6 +3,7 @@
 Runs the real consumer on the real channel layer (Valkey/Redis) with channels' communicator.
 """
 
+import asyncio
 import json
 
 import pytest
@@ -163,4 +164,16 @@ async def test_a_flooding_visitor_is_rate_limited(site):
     assert "rate_limited" in codes
     stored = await database_sync_to_async(Message.objects.filter(sender_kind="customer").count)()
     assert stored == sum(r["type"] == "ack" for r in results)
+    await comm.disconnect()
+
+
+async def test_the_rate_limit_is_a_window_that_passes(site, monkeypatch):
+    from inbox import consumers
+
+    monkeypatch.setattr(consumers, "RATE_LIMIT", (2, 1))  # two messages a second
+    comm = await connect()
+    await hello(comm)
+    assert [(await post(comm, f"message {i}", f"w-{i}"))["type"] for i in range(3)] == ["ack", "ack", "error"]
+    await asyncio.sleep(1.2)
+    assert (await post(comm, "and again, a moment later", "w-3"))["type"] == "ack"
     await comm.disconnect()
