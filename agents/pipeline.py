@@ -299,8 +299,8 @@ def _fitting_chunks(intents: list[str], known: set[int], hits: list[Hit], per_in
             cached = _fitting[(version, name)] = (now, ids)
         nearest[name] = cached[1]
     unvectored = {h.chunk_id: h for h in hits if h.vector is None}
-    chunks = _passages(Chunk.objects.filter(pk__in=[*unvectored, *(i for ids in nearest.values() for i in ids)]),
-                       vectors=True).in_bulk()
+    chunks = _passages(Chunk.objects.filter(pk__in=[*unvectored, *(i for ids in nearest.values() for i in ids)])
+                       ).in_bulk()
     for chunk_id, hit in unvectored.items():
         if chunk_id in chunks:
             hit.vector = np.asarray(chunks[chunk_id].embedding, dtype=np.float32)
@@ -317,18 +317,18 @@ def _best_chunks(article_ids: list[int], vector) -> list[Hit]:
     """The closest passage of each proven article, for candidates search did not surface."""
     from pgvector.django import CosineDistance
 
-    best = (_passages(Chunk.objects.filter(article_id__in=article_ids), vectors=True)
+    best = (_passages(Chunk.objects.filter(article_id__in=article_ids))
             .order_by("article_id", CosineDistance("embedding", vector)).distinct("article_id"))
     by_article = {chunk.article_id: chunk for chunk in best}  # one query, not one per article
     return [_candidate(by_article[a], "resolved this intent before") for a in article_ids if a in by_article]
 
 
-def _passages(chunks, vectors: bool = False):
-    """Published passages with what a candidate shows (and, if asked, the vectors), without the
-    tsvectors and bodies."""
-    fields = ["id", "article_id", "heading", "text", "article__title", "article__slug", "article__area"]
+def _passages(chunks):
+    """Published passages with what a candidate shows and its vector (the affinity needs it),
+    without the tsvectors and bodies."""
     return (chunks.filter(article__status="published").select_related("article")
-            .only(*fields, *(["embedding"] if vectors else [])))
+            .only("id", "article_id", "heading", "text", "embedding", "article__title", "article__slug",
+                  "article__area"))
 
 
 def _candidate(chunk: Chunk, reason: str) -> Hit:
@@ -336,7 +336,7 @@ def _candidate(chunk: Chunk, reason: str) -> Hit:
     article = chunk.article
     return Hit(chunk_id=chunk.pk, article_id=chunk.article_id, title=article.title, slug=article.slug,
                area=article.area, heading=chunk.heading, text=chunk.text, score=0.0, reasons=[reason],
-               vector=np.asarray(chunk.embedding, dtype=np.float32))  # from _passages(vectors=True)
+               vector=np.asarray(chunk.embedding, dtype=np.float32))
 
 
 # ---------------------------------------------------------------- compose
