@@ -78,6 +78,9 @@ def training_examples() -> tuple[list[tuple[str, str, str, int | None]], int]:
         message_id: (body, value["intent"])
         for message_id, body, value in Label.objects.filter(kind=LabelKind.INTENT, message__isnull=False)
         .exclude(conversation__is_spam=True)
+        # In the order agents gave them, not the order rows lie in the table (updates and vacuum move
+        # them): the fit depends on the order, and two runs of the same stream must fit the same model.
+        .order_by("id")
         .values_list("message_id", "message__body", "value")
         if value.get("intent")
     }

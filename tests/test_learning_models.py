@@ -13,7 +13,7 @@ from agents.actions import add_intent_example
 from agents.models import ModelStatus, ModelVersion
 from agents.tasks import refresh_intent_model_if_due
 from inbox import actions
-from inbox.models import Customer, Site
+from inbox.models import Customer, Label, Message, Site
 from tests.conftest import make_staff
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -38,6 +38,20 @@ def test_a_new_intent_appears_as_soon_as_agents_use_it_and_changes_the_next_pred
     after, _ = learning.predict_intent("is paying an invoice with bitcoin or crypto possible?")
     assert "crypto_payment" in learning.load_model(learning.live_version("intent")).labels
     assert after.top[0][0] == "crypto_payment"
+
+
+def test_the_model_learns_from_labels_in_the_order_agents_gave_them(demo_kb):
+    # The fit depends on the order of its examples, so two runs of the same stream fit the same model
+    # only if that order is the labels' own, not the order their rows happen to lie in the table.
+    agent = make_staff("labeller@example.com", "agent")
+    label("can I pay my invoice in bitcoin", "crypto_payment", agent)
+    label("my card never arrived in the post", "card_arrival", agent)
+    first = Label.objects.order_by("id").first()
+    # New row versions of the first label and its message: in the tables they now lie after the second's.
+    Label.objects.filter(pk=first.pk).update(value=first.value)
+    Message.objects.filter(pk=first.message_id).update(body=first.message.body)
+    labelled = [text for text, _, source, _ in learning.training_examples()[0] if source == learning.AGENT_LABEL]
+    assert labelled == ["can I pay my invoice in bitcoin", "my card never arrived in the post"]
 
 
 def test_a_candidate_that_scores_worse_on_the_held_back_slice_is_refused(demo_kb):
