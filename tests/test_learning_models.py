@@ -136,3 +136,14 @@ def test_a_short_simulation_improves_only_with_learning_on(tmp_path):
     assert on["resolution_rate_second_half"] > on["resolution_rate_first_half"]
     assert on["resolution_rate_second_half"] >= off["resolution_rate_second_half"] + 0.1
     assert on["test_accuracy_end"] > 0.8 and on["test_accuracy_end"] > on["test_accuracy_start"] + 0.2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_simulation_run_twice_draws_the_same_curve(tmp_path):
+    # The improvement curve is evidence only if anyone who runs the command again gets it again:
+    # every figure but the clock's is the same.
+    first, second = _short_simulation(tmp_path, "on"), _short_simulation(tmp_path, "on")
+    for result in (first, second):
+        result.pop("wall_seconds")
+        result["retrains"] = {k: v for k, v in result["retrains"].items() if "seconds" not in k}
+    assert first == second
