@@ -77,6 +77,21 @@ def _clean_body(body: str) -> str:
     return body
 
 
+def clean_page(page: dict) -> dict:
+    """What the host page says about itself, as a bounded map of plain strings PostgreSQL can store
+    (no NUL), however odd the keys and values a host sends."""
+    return {str(k)[:100].replace("\x00", ""): str(v)[:500].replace("\x00", "") for k, v in list(page.items())[:20]}
+
+
+def _clean_text(text, limit: int = 2000) -> str:
+    """A staff member's free text (a note, a reason, a label) as PostgreSQL can store it."""
+    return str(text or "").replace("\x00", "").strip()[:limit]
+
+
+def _clean_client_id(client_id) -> str:
+    return (client_id if isinstance(client_id, str) else "").replace("\x00", "")[:64]
+
+
 def _lock(conversation: Conversation, expected_version: int | None = None) -> Conversation:
     """Row-lock the conversation so concurrent actions apply in order, and refuse stale edits."""
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -169,7 +184,8 @@ def post_customer_message(
     Returns (message, created). A retry with the same client id returns the stored message.
     """
     body = _clean_body(body)
-    client_id = (client_id or "")[:64]
+    client_id = _clean_client_id(client_id)
+    page_context = clean_page(page_context) if page_context else None
     now = at or timezone.now()
     with transaction.atomic():
         if client_id:
@@ -218,6 +234,7 @@ def post_customer_message(
 
 
 def record_page_view(conversation: Conversation, page: dict) -> None:
+    page = clean_page(page)
     with transaction.atomic():
         conversation = _lock(conversation)
         conversation.page_context = page
@@ -293,7 +310,7 @@ def post_ai_reply(
     at: datetime | None = None,
     message_fields: dict | None = None,
 ) -> Message:
-    body = _clean_body(body) if len(body) <= MAX_BODY else body[:MAX_BODY]
+    body = _clean_body(body if len(body) <= MAX_BODY else body[:MAX_BODY])
     with transaction.atomic():
         conversation = _lock(conversation)
         now = at or timezone.now()  # stamped under the row lock, so time order matches id order
@@ -339,7 +356,7 @@ def hand_off(
         if conversation.needs_human:
             return conversation
         conversation.needs_human = True
-        conversation.escalation_reason, conversation.escalation_note = reason, note[:2000]
+        conversation.escalation_reason, conversation.escalation_note = reason, _clean_text(note)
         fields = ["needs_human", "escalation_reason", "escalation_note", "last_message_at"]
         if intent is not None:
             conversation.intent, conversation.intent_confidence = intent, confidence
@@ -391,19 +408,20 @@ def assign_round_robin(conversation: Conversation, *, by, candidates, expected_v
 
 def escalate(conversation: Conversation, *, reason: str, note: str = "", by) -> Label:
     """An agent takes over (or confirms/fixes the AI's hand-off reason): a labelled escalation."""
+    note = _clean_text(note)
     if reason not in EscalationReason.values:
         raise InboxError(f"Unknown escalation reason “{reason}”.", "bad_reason")
     with transaction.atomic():
         conversation = _lock(conversation)
         inferred = conversation.escalation_reason
         conversation.needs_human, conversation.handled_by = True, HandledBy.HUMAN
-        conversation.escalation_reason, conversation.escalation_note = reason, note[:2000]
+        conversation.escalation_reason, conversation.escalation_note = reason, note
         if conversation.assignee_id is None:
             conversation.assignee = by
         _save(conversation, "needs_human", "handled_by", "escalation_reason", "escalation_note", "assignee")
         label = Label.objects.create(
             kind=LabelKind.ESCALATION, conversation=conversation, author=by, created_at=timezone.now(),
-            value={"reason": reason, "note": note[:2000], "inferred": inferred or None},
+            value={"reason": reason, "note": note, "inferred": inferred or None},
         )
         if last_ai_reply(conversation):
             record_outcome(conversation, OutcomeKind.ESCALATED, -1.0, value={"reason": reason})
@@ -418,15 +436,16 @@ def post_agent_reply(
 ) -> Message:
     """A human's reply; sending an AI draft stores the (draft, sent) pair as a label."""
     body = _clean_body(body)
+    client_id = _clean_client_id(client_id)
     with transaction.atomic():
         if client_id:
-            existing = Message.objects.filter(conversation=conversation, client_id=client_id[:64]).first()
+            existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
             if existing:
                 return existing  # a double submit
         conversation = _lock(conversation)
         now = at or timezone.now()  # stamped under the row lock, so time order matches id order
         message = Message.objects.create(conversation=conversation, sender_kind=SenderKind.AGENT, author=by,
-                                         body=body, client_id=client_id[:64], created_at=now)
+                                         body=body, client_id=client_id, created_at=now)
         conversation.last_message_at = now
         fields = ["last_message_at", "handled_by"]
         conversation.handled_by = HandledBy.HUMAN
@@ -460,7 +479,7 @@ def post_agent_reply(
 
 
 def reject_draft(draft: Draft, *, by, reason: str) -> Draft:
-    reason = (reason or "").strip()
+    reason = _clean_text(reason)
     if not reason:
         raise InboxError("Say why the draft is wrong; the agent learns from it.", "reason_required")
     with transaction.atomic():
@@ -512,7 +531,7 @@ def label_entities(message: Message, *, entities: list[dict], by) -> Label:
     clean = []
     for entity in entities:
         try:
-            start, end, label = int(entity["start"]), int(entity["end"]), str(entity["label"]).upper()[:30]
+            start, end, label = int(entity["start"]), int(entity["end"]), _clean_text(entity["label"], 30).upper()
         except (KeyError, TypeError, ValueError) as exc:
             raise InboxError("Each entity needs start, end and label.", "bad_entity") from exc
         if not 0 <= start < end <= len(message.body):
@@ -544,7 +563,7 @@ def mark_answer(message: Message, *, correct: bool, by) -> Label:
 def flag_article_outdated(conversation: Conversation, *, article_id: int, by, note: str = "") -> Label:
     with transaction.atomic():
         return Label.objects.create(kind=LabelKind.ARTICLE_OUTDATED, conversation=conversation, author=by,
-                                    value={"article_id": int(article_id), "note": note[:2000]},
+                                    value={"article_id": int(article_id), "note": _clean_text(note)},
                                     created_at=timezone.now())
 
 

@@ -2,7 +2,9 @@
 
 import hashlib
 import hmac
+from datetime import timedelta
 
+from django.utils import timezone
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import BasePermission
@@ -14,11 +16,19 @@ from inbox.models import Conversation, Customer, Site
 from inbox.queries import visible_to
 from inbox.serializers import message_json
 
+EVENT_SKEW = timedelta(days=30)
+
 
 class ProductEventSerializer(serializers.Serializer):
     user_id = serializers.CharField(max_length=200)
     event = serializers.CharField(max_length=100)
     at = serializers.DateTimeField(required=False)
+
+    def validate_at(self, value):
+        """Engagement counts towards chats of the last days: a time far from now is a client's bug."""
+        if abs(value - timezone.now()) > EVENT_SKEW:
+            raise serializers.ValidationError(f"must be within {EVENT_SKEW.days} days of now")
+        return value
 
 
 @api_view(["POST"])
@@ -35,7 +45,7 @@ def product_event(request):
     if site is None:
         return Response({"error": "unknown_site"}, status=status.HTTP_403_FORBIDDEN)
     expected = "sha256=" + hmac.new(site.secret.encode(), request.body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature, expected):
+    if not hmac.compare_digest(signature.encode(), expected.encode()):  # bytes: any header, no TypeError
         return Response({"error": "bad_signature", "detail": "X-Relaymark-Signature does not match the body."},
                         status=status.HTTP_403_FORBIDDEN)
     payload = ProductEventSerializer(data=request.data)

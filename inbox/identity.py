@@ -48,7 +48,7 @@ def identify(site: Site, *, token: str | None, user: dict | None) -> tuple[Custo
     if isinstance(user, dict) and user.get("id"):
         user_id = str(user["id"])[:200]
         claimed = str(user.get("hash") or "")
-        if claimed and hmac.compare_digest(claimed, user_hash(site, user_id)):
+        if claimed and hmac.compare_digest(claimed.encode(), user_hash(site, user_id).encode()):
             with transaction.atomic():
                 customer, created = Customer.objects.select_related("account").get_or_create(
                     site=site, external_id=user_id,

@@ -68,14 +68,18 @@ def queue(user, name: str, params) -> QuerySet[Conversation]:
     if name not in QUEUES:
         name = "needs_human"
     qs = _in_queue(user, name, timezone.now())
+    # A hand-edited URL may hold anything: what PostgreSQL cannot take (NUL) is dropped, an
+    # account that is not a number matches nothing, rather than a server error.
+    params = {key: str(params.get(key) or "").replace("\x00", "")
+              for key in ("intent", "channel", "status", "plan", "account", "q", "before")}
     for field in ("intent", "channel", "status"):
-        if params.get(field):
+        if params[field]:
             qs = qs.filter(**{field: params[field]})
-    if params.get("plan"):
+    if params["plan"]:
         qs = qs.filter(account__plan=params["plan"])
-    if params.get("account"):
-        qs = qs.filter(account_id=params["account"])
-    if params.get("q"):
+    if params["account"]:
+        qs = qs.filter(account_id=int(params["account"])) if _number(params["account"]) else qs.none()
+    if params["q"]:
         qs = qs.filter(search=SearchQuery(params["q"], config="english", search_type="websearch"))
     cursor = parse_cursor(params.get("before", ""))
     if cursor:
@@ -90,11 +94,19 @@ def cursor_after(conversation: Conversation) -> str:
     return f"{conversation.last_message_at.isoformat()}~{conversation.pk}"
 
 
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def parse_cursor(raw: str) -> tuple[datetime, int] | None:
+    """A mangled cursor (not a date, a 30th of February, not a number) shows the first page."""
     at, _, pk = (raw or "").rpartition("~")
-    when = parse_datetime(at) if at else None
-    if when is None or not pk.isdigit():
-        return None  # a mangled cursor shows the first page rather than an error
+    try:
+        when = parse_datetime(at) if at else None
+    except ValueError:
+        return None
+    if when is None or not _number(pk):
+        return None
     return when, int(pk)
 
 

@@ -156,6 +156,25 @@ def test_rejecting_a_draft_needs_a_reason_and_records_draft_rejected(convo, ai_a
     assert Outcome.objects.get(kind="draft_rejected").value["reason"] == "wrong article"
 
 
+def test_a_staff_members_text_with_nul_characters_is_stored_without_them(convo, ai_answer, agent_user):
+    """PostgreSQL stores no NUL: a pasted note or reason must be kept, not lost to a server error."""
+    label = actions.escalate(convo, reason="billing_error", note="double\x00 charge", by=agent_user)
+    assert label.value["note"] == "double charge"
+    assert actions.flag_article_outdated(convo, article_id=7, by=agent_user, note="old\x00").value["note"] == "old"
+    draft = draft_for(convo)
+    assert actions.reject_draft(draft, by=agent_user, reason="wrong\x00 article").reject_reason == "wrong article"
+    reply = actions.post_agent_reply(convo, by=agent_user, body="On it\x00!", client_id="r\x00-1")
+    assert (reply.body, reply.client_id) == ("On it!", "r-1")
+    message = convo.messages.filter(sender_kind="customer").first()
+    actions.label_entities(message, entities=[{"start": 0, "end": 1, "label": "da\x00te"}], by=agent_user)
+    assert Message.objects.get(pk=message.pk).entities[0]["label"] == "DATE"
+
+
+def test_an_ai_reply_longer_than_a_message_may_be_is_cut_and_cleaned(convo):
+    reply = actions.post_ai_reply(convo, "a\x00" * 5000, trace=TRACE, intent="billing_invoice", confidence=0.8)
+    assert "\x00" not in reply.body and set(reply.body) == {"a"}
+
+
 def test_a_draft_already_sent_by_a_teammate_cannot_be_sent_again(convo, agent_user):
     other = make_staff("kim@example.com", "agent")
     draft = draft_for(convo)

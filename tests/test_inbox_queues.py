@@ -74,3 +74,15 @@ def test_a_filter_change_starts_again_from_the_newest(signed_in):
 def test_a_mangled_cursor_shows_the_first_page(signed_in):
     made = many(3)  # one timestamp: newest id first
     assert rows(signed_in.get("/inbox/?queue=open&before=yesterday~x")) == sorted((c.pk for c in made), reverse=True)
+    newest_first = sorted((c.pk for c in made), reverse=True)
+    for mangled in ("2024-02-30T00:00:00~5", "2024-01-01T00:00:00~\u00b2", "2024-01-01T00:00:00~" + "9" * 40):
+        assert rows(signed_in.get("/inbox/", {"queue": "open", "before": mangled})) == newest_first
+
+
+def test_a_hand_edited_filter_is_an_empty_page_or_ignored_never_a_server_error(signed_in):
+    made = many(2)
+    assert rows(signed_in.get("/inbox/", {"queue": "open", "account": "abc"})) == []
+    assert rows(signed_in.get("/inbox/", {"queue": "open", "account": str(made[0].account_id)})) == \
+        sorted((c.pk for c in made), reverse=True)
+    for field in ("q", "intent", "channel", "status", "plan"):
+        assert signed_in.get("/inbox/", {"queue": "open", field: "\x00"}).status_code == 200

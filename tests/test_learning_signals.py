@@ -165,6 +165,14 @@ def test_product_events_must_be_signed_and_count_as_engagement(answered, client)
     invalid = client.post("/api/v1/events/", bad, content_type="application/json",
                           HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE=sig)
     assert invalid.status_code == 400 and "user_id" in invalid.json()
+    odd = client.post("/api/v1/events/", body, content_type="application/json",
+                      HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE="sha256=\u00e9")
+    assert odd.status_code == 403 and odd.json()["error"] == "bad_signature"
+    ancient = json.dumps({"user_id": "u-1", "event": "x", "at": "0001-01-01T00:00:00Z"}).encode()
+    sig = "sha256=" + hmac.new(site.secret.encode(), ancient, hashlib.sha256).hexdigest()
+    refused = client.post("/api/v1/events/", ancient, content_type="application/json",
+                          HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE=sig)
+    assert refused.status_code == 400 and "at" in refused.json()
     apply_all()
     assert stat(answered).successes == 0.5
 
