@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import timedelta
 from functools import lru_cache
+from urllib.parse import urlparse
 
 import redis
 from channels.db import database_sync_to_async
@@ -18,6 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
+from django.http.request import validate_host
 from django.utils import timezone
 
 from inbox import actions, events, identity
@@ -85,6 +87,10 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await handler(frame)
         except actions.InboxError as exc:
             await self._error(exc.code, str(exc), client_id=frame.get("client_id"))
+        except Exception:  # a bug of ours must not take the visitor's chat down with it
+            log.exception("widget: a %r frame failed", frame["type"][:40])
+            await self._error("server_error", "Something went wrong on our side. Please try again.",
+                              client_id=frame.get("client_id"))
 
     async def _error(self, code: str, message: str, **extra):
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
@@ -93,8 +99,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_hello(self, frame):
         user = frame.get("user") if isinstance(frame.get("user"), dict) else None
-        page = frame.get("page") if isinstance(frame.get("page"), dict) else {}
-        self.page = {k: str(v)[:500] for k, v in list(page.items())[:20]}
+        self.page = actions.clean_page(frame.get("page") if isinstance(frame.get("page"), dict) else {})
         verified, token = await database_sync_to_async(self._identify)(frame.get("visitor_token"), user)
         if self.conversation is not None:
             await self._join()
@@ -158,7 +163,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         page = frame.get("page") if isinstance(frame.get("page"), dict) else None
         if not page:
             raise actions.InboxError("A page event needs a page object.", "bad_page")
-        self.page = {k: str(v)[:500] for k, v in list(page.items())[:20]}
+        self.page = actions.clean_page(page)
         if self.conversation is not None:
             await database_sync_to_async(actions.record_page_view)(self.conversation, self.page)
 
@@ -268,12 +273,26 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                          customer_notice=handoff_notice("customer_request", self.site.business_hours))
 
 
+def _own_origin(origin: str) -> bool:
+    """The helpdesk's own pages: a host it serves (ALLOWED_HOSTS) or a trusted origin (CSRF_TRUSTED_ORIGINS)."""
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    host = urlparse(origin).hostname
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     """Live updates for signed-in staff: queue changes, and the thread they are looking at."""
 
     async def connect(self):
         from helpdesk.accounts import role_of
 
+        origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
+        if origin and not _own_origin(origin):
+            # A page elsewhere riding on a signed-in agent's session cookie (cross-site WebSocket hijacking).
+            log.warning("inbox socket: origin %r refused", origin)
+            await self.close(code=4403)
+            return
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not await database_sync_to_async(role_of)(user):
             await self.close(code=4401)

@@ -71,3 +71,31 @@ def test_sign_in_with_email_and_password(client, agent_user):
     response = client.post("/accounts/login/", {"login": agent_user.email, "password": "correct horse battery"})
     assert response.status_code == 302
     assert client.get("/inbox/").status_code == 200
+
+
+def test_the_django_admin_is_for_admins_only(client, agent_user, manager_user):
+    """The admin edits rows past the inbox's actions and team rules: no labels, no audit, every team's threads."""
+    for user in (agent_user, manager_user):
+        client.force_login(user)
+        assert client.get("/admin/inbox/conversation/").status_code == 302  # sent to the admin's own sign-in
+    admin = get_user_model().objects.create_superuser("root@example.com", "root@example.com", "pw-123456789")
+    client.force_login(admin)
+    assert client.get("/admin/inbox/conversation/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("origin, opens", [("http://testserver", True), ("https://evil.example", False)])
+async def test_the_staff_socket_opens_only_from_the_helpdesks_own_pages(client, agent_user, origin, opens):
+    """A page elsewhere must not read the inbox live through a signed-in agent's cookie."""
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from helpdesk.asgi import application
+
+    await sync_to_async(client.force_login)(agent_user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    comm = WebsocketCommunicator(application, "/ws/inbox/", headers=[(b"origin", origin.encode()), (b"cookie", cookie)])
+    connected, _ = await comm.connect()
+    assert connected is opens
+    await comm.disconnect()

@@ -93,6 +93,31 @@ async def test_a_verified_identity_links_the_customer_and_a_forged_one_is_anonym
     await comm.disconnect()
 
 
+async def test_a_hash_that_is_not_even_hex_is_a_forgery_not_a_crash(site):
+    comm = await connect()
+    forged = await hello(comm, user={"id": "u-42", "hash": "é" * 64})
+    assert forged["verified"] is False
+    assert (await post(comm, "still chatting", "c-1"))["type"] == "ack"
+    await comm.disconnect()
+
+
+async def test_nul_characters_in_the_page_or_the_client_id_lose_nothing(site):
+    """PostgreSQL stores no NUL; a host page's odd title or a widget's odd id must not cost the message."""
+    comm = await connect()
+    await hello(comm, page={"title": "Inv\x00oices", "scr\x00een": "billing", "url": "https://shop.example/a"})
+    ack = await post(comm, "where are my invoices?", "c-\x001")
+    assert ack["type"] == "ack"
+    stored = await database_sync_to_async(Message.objects.select_related("conversation").get)(pk=ack["message"]["id"])
+    assert stored.body == "where are my invoices?" and stored.client_id == "c-1"
+    assert stored.conversation.page_context["title"] == "Invoices"
+    assert stored.conversation.page_context["screen"] == "billing"
+    await comm.send_json_to({"type": "page", "page": {"title": "Set\x00tings"}})
+    assert (await post(comm, "and my settings?", "c-2"))["type"] == "ack"  # the page event did not kill the socket
+    convo = await database_sync_to_async(Conversation.objects.get)(pk=stored.conversation_id)
+    assert convo.page_context == {"title": "Settings"}
+    await comm.disconnect()
+
+
 async def test_unknown_site_and_wrong_origin_are_refused_with_a_reason(site):
     comm = await connect(key="nope")
     assert (await comm.receive_json_from())["code"] == "unknown_site"
