@@ -56,8 +56,12 @@ class Filters:
 
     @classmethod
     def from_params(cls, params) -> Filters:
+        def text(name) -> str:
+            # PostgreSQL text cannot hold NUL: ?intent=%00 would be a DataError, a 500.
+            return (params.get(name) or "").replace("\x00", "")
+
         def pick(name, allowed):
-            value = params.get(name, "")
+            value = text(name)
             return value if value in allowed else ""
 
         try:
@@ -70,7 +74,7 @@ class Filters:
             account = None
         return cls(
             channel=pick("channel", Channel.values), plan=pick("plan", [*Plan.values, "none"]), account=account,
-            intent=(params.get("intent") or "")[:100], days=days,
+            intent=text("intent")[:100], days=days,
             grain="day" if params.get("grain") == "day" else "week",
         )
 

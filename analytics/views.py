@@ -294,9 +294,23 @@ def _csv(page: str, data: dict, which: str | None) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(chosen["keys"])
     for row in chosen["rows"]:
-        writer.writerow(["; ".join(map(str, c["v"])) if isinstance(c["v"], list) else
-                         ("" if c["v"] is None else c["v"]) for c in row])
+        writer.writerow([_csv_cell(c["v"]) for c in row])
     return response
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    """Customer text (intents, account names, topics) can start with `=`; a spreadsheet would run
+    it as a formula. A leading quote makes it plain text; numbers are left as numbers."""
+    if isinstance(value, list):
+        value = "; ".join(map(str, value))
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _jsonable(data: dict, f: Filters) -> dict:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 from tqdm import tqdm
@@ -34,6 +36,7 @@ HTML_SUFFIXES = {".html", ".htm"}
 TABLE_SUFFIXES = {".csv", ".json"}
 CSV_REQUIRED = ("title", "body", "url")
 REINDEX_BATCH = 200  # articles per encoder call: bounded memory on big imports
+_SOURCE_URL = URLValidator(schemes=["http", "https"])
 
 
 class ImportFileError(Exception):
@@ -109,6 +112,28 @@ def _read_text(path: Path, name: str, *, limit: int | None) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _clean(value):
+    """PostgreSQL text cannot hold NUL: a JSON export's "\u0000" would fail the whole import."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def _source_url(value) -> str:
+    """Only http(s) links are kept: the editor shows this as a link, so `javascript:` or `data:`
+    would run in a staff member's browser. Anything else is dropped; the article still imports."""
+    url = _clean(str(value or "")).strip()
+    try:
+        _SOURCE_URL(url)
+    except ValidationError:
+        return ""
+    return url
+
+
 def _area(value: str | None, default: str) -> str:
     """Front matter may say `Billing` or `Known bugs`; the model wants `billing`, `known-bugs`."""
     if not value or not str(value).strip():
@@ -138,13 +163,16 @@ def _first_heading(body: str) -> str:
 
 def parse_markdown(path: Path, name: str, default_area: str) -> Item:
     meta, body = parse_front_matter(_read_text(path, name, limit=MAX_ARTICLE_BYTES))
+    meta = _clean(meta)
     title = meta.get("title") or _first_heading(body) or _humanize(path.stem)
     return Item(origin=name, key=name, title=title.strip(), body=body.strip(),
-                area=_area(meta.get("area"), default_area), tags=_tags(meta.get("tags")), url=meta.get("url", ""))
+                area=_area(meta.get("area"), default_area), tags=_tags(meta.get("tags")),
+                url=_source_url(meta.get("url")))
 
 
 def parse_html(path: Path, name: str, default_area: str) -> Item:
     meta, html = parse_front_matter(_read_text(path, name, limit=MAX_ARTICLE_BYTES))
+    meta = _clean(meta)
     converter = HtmlToMarkdown()
     converter.feed(html)
     converter.close()
@@ -152,11 +180,22 @@ def parse_html(path: Path, name: str, default_area: str) -> Item:
     title = meta.get("title") or converter.h1 or converter.title or _humanize(path.stem)
     return Item(origin=name, key=name, title=" ".join(title.split()), body=converter.markdown(),
                 area=_area(meta.get("area"), default_area), tags=_tags(meta.get("tags")),
-                url=meta.get("url") or converter.canonical)
+                url=_source_url(meta.get("url") or converter.canonical))
 
 
 def parse_csv(path: Path, name: str, default_area: str) -> ParsedFile:
     text = _read_text(path, name, limit=None)
+    # Python's csv refuses fields over 128 KB, which would reject the whole file for one long
+    # article. Any field fits in the file itself, so it is the per-article "larger than 2 MB"
+    # check in _add_row that skips an oversized body, and only that row.
+    previous_limit = csv.field_size_limit(max(MAX_ARTICLE_BYTES + 1, len(text) + 1))
+    try:
+        return _parse_csv_text(text, name, default_area)
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def _parse_csv_text(text: str, name: str, default_area: str) -> ParsedFile:
     header_line = text.split("\n", 1)[0]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
@@ -206,10 +245,11 @@ def parse_json(path: Path, name: str, default_area: str) -> ParsedFile:
 
 def _add_row(parsed: ParsedFile, origin: str, value: dict, default_area: str) -> None:
     """One CSV row / JSON object → an Item, or a Skipped entry with the reason."""
+    value = _clean(value)
     title = " ".join(str(value.get("title") or "").split())
     body_value = value.get("body")
     body = body_value.strip() if isinstance(body_value, str) else ""
-    url = str(value.get("url") or "").strip()
+    url = _source_url(value.get("url"))
     if not title:
         parsed.skipped.append(Skipped(origin, "empty title"))
         return

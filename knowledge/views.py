@@ -209,14 +209,20 @@ def learned_list(request):
                    "window_hours": settings.RESOLUTION_WINDOW_HOURS})
 
 
+def _posted(request, name: str) -> str | None:
+    """A POST field without NUL characters, which PostgreSQL text cannot store; None when absent."""
+    value = request.POST.get(name)
+    return None if value is None else value.replace("\x00", "")
+
+
 @require_POST
 @editor_required
 def learned_approve(request, learned_id: int):
     learned = get_object_or_404(LearnedAnswer, pk=learned_id)
     try:
         learned = actions.approve_learned_answer(
-            learned, by=request.user, question=request.POST.get("question"), answer=request.POST.get("answer"),
-            area=request.POST.get("area") or None)
+            learned, by=request.user, question=_posted(request, "question"), answer=_posted(request, "answer"),
+            area=_posted(request, "area") or None)
     except actions.KnowledgeError as error:
         messages.error(request, str(error))
         return redirect(f"{reverse('kb:learned')}#learned-{learned_id}")
@@ -230,7 +236,7 @@ def learned_approve(request, learned_id: int):
 def learned_reject(request, learned_id: int):
     learned = get_object_or_404(LearnedAnswer, pk=learned_id)
     try:
-        actions.reject_learned_answer(learned, by=request.user, reason=request.POST.get("reason", ""))
+        actions.reject_learned_answer(learned, by=request.user, reason=_posted(request, "reason") or "")
     except actions.KnowledgeError as error:
         messages.error(request, str(error))
         return redirect(f"{reverse('kb:learned')}#learned-{learned_id}")

@@ -101,3 +101,30 @@ def test_the_json_api_returns_the_same_numbers_as_the_page(client, manager_user,
     assert row["conversations"] == 2
     assert client.get("/analytics/api/nope/").status_code == 404
     assert client.post("/analytics/api/overview/").status_code in (403, 405)  # read-only
+
+
+def test_csv_export_quotes_cells_a_spreadsheet_would_run_as_formulas(client, manager_user):
+    cust = s.customer(s.account("Acme", "growth", 400), "pat@acme.example")
+    at = s.day_at(2)
+    evil = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "plain"]
+    for intent in evil:
+        s.convo(cust, at, intent=intent)
+    recompute_days([at.date()])
+    client.force_login(manager_user)
+
+    rows = list(csv.DictReader(io.StringIO(client.get("/analytics/intents/?format=csv&table=intents")
+                                           .content.decode(), newline="")))
+
+    labels = {r["intent_label"] for r in rows}
+    assert labels == {"'" + e for e in evil[:-1]} | {"plain"}
+    assert {r["conversations"] for r in rows} == {"1"}  # numbers are left alone
+
+
+@pytest.mark.parametrize("url", ["/analytics/", "/analytics/intents/", "/analytics/api/overview/",
+                                 "/analytics/api/intents/"])
+def test_a_nul_character_in_a_filter_is_dropped_instead_of_a_server_error(client, manager_user, data, url):
+    client.force_login(manager_user)
+    response = client.get(url, {"intent": "billing_refund\x00"})
+    assert response.status_code == 200
+    if "/api/" in url:
+        assert response.json()["filters"]["intent"] == "billing_refund"

@@ -249,3 +249,56 @@ def test_in_a_folder_a_csv_missing_a_column_is_skipped_whole_and_the_rest_import
     assert counts(output) == "created=1 updated=0 unchanged=0 skipped=1"
     assert "rows.csv: missing required column 'url'" in output
     assert not Article.objects.filter(title="Row one").exists()
+
+
+def test_a_source_url_that_is_not_http_or_https_is_dropped_and_the_article_still_imports(client, agent_user,
+                                                                                          tmp_path):
+    (tmp_path / "front.md").write_text("---\nurl: javascript:alert(document.cookie)\n---\n# Front\n\nText one.\n")
+    (tmp_path / "canon.html").write_text('<html><head><link rel="canonical" href="javascript:alert(1)"></head>'
+                                         "<body><h1>Canon</h1><p>Text two.</p></body></html>")
+    (tmp_path / "rows.csv").write_text("title,body,url\nRow,Text three.,JaVaScRiPt:alert(2)\n")
+    (tmp_path / "objs.json").write_text(json.dumps([
+        {"title": "Obj", "body": "Text four.", "url": "data:text/html,<script>alert(3)</script>"},
+        {"title": "Kept", "body": "Text five.", "url": "http://h.example/kept"},
+    ]))
+
+    output = run(tmp_path, "--async")
+
+    assert counts(output) == "created=5 updated=0 unchanged=0 skipped=0"
+    urls = dict(Article.objects.values_list("title", "source_url"))
+    assert urls == {"Front": "", "Canon": "", "Row": "", "Obj": "", "Kept": "http://h.example/kept"}
+    assert Article.objects.get(title="Row").import_key == "Row"  # keyed by title, as a row without a URL is
+    client.force_login(agent_user)
+    for article in Article.objects.all():
+        html = client.get(f"/kb/{article.pk}/").content.decode().lower()
+        assert "javascript:" not in html and "data:text" not in html
+
+
+def test_nul_characters_in_a_json_export_are_removed_instead_of_failing_the_import(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"title": "Reset\u0000 password", "body": "Use Forgot\u0000 password.",
+                                 "url": "https://h.example/re\u0000set", "tags": ["pass\u0000word"],
+                                 "area": "account\u0000-admin"}]))
+
+    output = run(path, "--async")
+
+    assert counts(output) == "created=1 updated=0 unchanged=0 skipped=0"
+    article = Article.objects.get()
+    assert (article.title, article.body, article.source_url, article.tags, article.area) == (
+        "Reset password", "Use Forgot password.", "https://h.example/reset", ["password"], "account-admin")
+    assert counts(run(path, "--async")) == "created=0 updated=0 unchanged=1 skipped=0"
+
+
+def test_a_csv_body_over_128_kb_imports_and_one_over_2_mb_is_skipped_alone(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("title,body,url\n"
+                    f"Long article,{'long text ' * 20_000},\n"
+                    f"Huge article,{'x' * (2 * 1024 * 1024 + 10)},\n"
+                    "Short article,Fine text.,\n")
+
+    output = run(path, "--async")
+
+    assert counts(output) == "created=2 updated=0 unchanged=0 skipped=1"
+    assert "export.csv:3: body larger than 2 MB (“Huge article”)" in output
+    assert len(Article.objects.get(title="Long article").body) == 10 * 20_000 - 1
+    assert Article.objects.filter(title="Short article").exists()

@@ -290,3 +290,22 @@ def test_the_empty_review_page_says_what_it_is_for(client, agent_user):
     html = client.get("/kb/learned/").content.decode()
     assert "No suggestions to review" in html and "does not come back within 72 hours" in html
     assert "Learned answers" in client.get("/kb/").content.decode()
+
+
+def test_nul_characters_in_the_reviewers_text_are_removed_before_saving(agent, client, manager_user):
+    approved = suggest_learned_answer(resolved_by_human(agent, DARK_QUESTION, DARK_ANSWER), now=after_the_window())
+    rejected = suggest_learned_answer(
+        resolved_by_human(agent, "How do I export my board as a PDF file for a printed report?",
+                          "Open the board menu and choose **Export → PDF**; the file downloads at once.",
+                          email="kim@other.example"), now=after_the_window())
+    client.force_login(manager_user)
+
+    client.post(f"/kb/learned/{approved.pk}/approve/", {"question": "Is there a dark\x00 mode?",
+                                                        "answer": "Yes\x00: Profile → Appearance.", "area": ""})
+    client.post(f"/kb/learned/{rejected.pk}/reject/", {"reason": "Account\x00-specific"})
+
+    approved.refresh_from_db()
+    rejected.refresh_from_db()
+    assert (approved.status, approved.article.title, approved.article.body) == (
+        "approved", "Is there a dark mode?", "Yes: Profile → Appearance.")
+    assert (rejected.status, rejected.reject_reason) == ("rejected", "Account-specific")
