@@ -299,3 +299,12 @@ def test_snooze_hides_the_conversation_until_later(signed_in):
     convo.refresh_from_db()
     assert convo.snoozed_until > timezone.now() and convo.snoozed_until.hour == 9
     assert rows(signed_in.get("/inbox/")) == [] and rows(signed_in.get("/inbox/?queue=snoozed")) == [convo.pk]
+
+
+def test_the_verified_badge_vouches_for_the_signed_user_id_not_the_pages_email(signed_in):
+    """The host app's HMAC covers the user id; an email the page passed along proves nothing."""
+    verified = factories.customer(email="cfo@bigclient.example", external_id="u-42", is_verified=True)
+    html = signed_in.get(f"/inbox/c/{factories.conversation(verified).pk}/").content.decode()
+    assert "verified user id</span> <code>u-42</code>" in html
+    anonymous = factories.customer(email="someone@example.com")
+    assert "verified user id" not in signed_in.get(f"/inbox/c/{factories.conversation(anonymous).pk}/").content.decode()
