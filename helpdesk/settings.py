@@ -15,6 +15,9 @@ DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me" if DEBUG else environ.Env.NOTSET)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The demo company (its data, its host pages at /demo/, its published logins): on for development,
+# off in production unless asked for, so a real deployment never serves a known password.
+DEMO_ENABLED = env.bool("DEMO_ENABLED", default=DEBUG)
 
 INSTALLED_APPS = [
     "daphne",

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -18,7 +19,10 @@ urlpatterns = [
     path("api/v1/", include("helpdesk.api_urls")),
     path("analytics/", include("analytics.urls")),
     path("widget.js", widget_views.widget_js, name="widget_js"),
-    path("demo/", widget_views.demo_host, name="demo_host"),
-    path("demo/<slug:page>/", widget_views.demo_host, name="demo_page"),
     path("", include("knowledge.urls")),  # /kb/ (staff editor) and /help/ (public help centre)
 ]
+if settings.DEMO_ENABLED:
+    urlpatterns[-1:-1] = [
+        path("demo/", widget_views.demo_host, name="demo_host"),
+        path("demo/<slug:page>/", widget_views.demo_host, name="demo_page"),
+    ]

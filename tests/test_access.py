@@ -99,3 +99,23 @@ async def test_the_staff_socket_opens_only_from_the_helpdesks_own_pages(client, 
     connected, _ = await comm.connect()
     assert connected is opens
     await comm.disconnect()
+
+
+def test_a_deployment_with_the_demo_off_serves_no_demo_pages(client, settings):
+    """The demo host page signs in as a demo customer; production (DEBUG off) must not serve it."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import helpdesk.urls
+
+    assert client.get("/demo/").status_code == 503  # served (asking for the demo data), not missing
+    settings.DEMO_ENABLED = False
+    try:
+        importlib.reload(helpdesk.urls)
+        clear_url_caches()
+        assert client.get("/demo/").status_code == 404
+    finally:
+        settings.DEMO_ENABLED = True
+        importlib.reload(helpdesk.urls)
+        clear_url_caches()

@@ -77,8 +77,10 @@ class Command(BaseCommand):
             )
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database ready (migrations applied).")
-        if not opts["no_seed"]:
+        if not opts["no_seed"] and settings.DEMO_ENABLED:
             call_command("seed_demo", if_empty=True)
+        elif not opts["no_seed"]:
+            self.stdout.write("Demo data not loaded: DEMO_ENABLED is off (production). Create staff with createsuperuser.")
 
         env = child_env()
         py = sys.executable
