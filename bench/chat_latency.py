@@ -186,7 +186,8 @@ class Stack:
         url = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
         env = child_env({**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL,
                          "CHANNEL_PREFIX": self.prefix, "CACHE_PREFIX": self.prefix, "CELERY_QUEUE": self.prefix,
-                         "OPENAI_BASE_URL": "", "OPENAI_MODEL": ""})
+                         "OPENAI_BASE_URL": "", "OPENAI_MODEL": "",
+                         "WIDGET_LIMIT_BY_ADDRESS": "false"})  # every simulated visitor is 127.0.0.1
         if not STOCK_SETTINGS:
             module = f"bench_settings_{os.getpid()}"
             (self.logdir / f"{module}.py").write_text(SETTINGS_FIX)

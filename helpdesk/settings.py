@@ -18,6 +18,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The demo company (its data, its host pages at /demo/, its published logins): on for development,
 # off in production unless asked for, so a real deployment never serves a known password.
 DEMO_ENABLED = env.bool("DEMO_ENABLED", default=DEBUG)
+# Widget limits per visitor address as well as per visitor (inbox/consumers.py). Behind a proxy,
+# run daphne with --proxy-headers so the address is the visitor's; benchmarks turn it off, since
+# their hundreds of simulated visitors all come from 127.0.0.1.
+WIDGET_LIMIT_BY_ADDRESS = env.bool("WIDGET_LIMIT_BY_ADDRESS", default=True)
 
 INSTALLED_APPS = [
     "daphne",

@@ -29,6 +29,10 @@ from inbox.serializers import CUSTOMER_VISIBLE, message_json
 log = logging.getLogger("inbox.widget")
 MAX_FRAME = 16_384
 RATE_LIMIT = (8, 10)  # messages per seconds, per visitor
+# From one address, whoever it says it is: a script that opens socket after socket gets a new
+# anonymous visitor (and a fresh per-visitor window) each time. Generous, for offices behind one NAT.
+ADDRESS_RATE_LIMIT = (60, 10)  # messages per seconds
+NEW_VISITOR_LIMIT = (100, 600)  # anonymous visitors created per seconds
 HISTORY_LIMIT = 200
 SYNC_MIN_SECONDS = 1.0  # the widget syncs every 4 s while it waits; faster is a client to slow down
 CUSTOMER_EVENTS = {"message", "status", "token"}
@@ -99,6 +103,13 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_hello(self, frame):
         user = frame.get("user") if isinstance(frame.get("user"), dict) else None
+        if (settings.WIDGET_LIMIT_BY_ADDRESS and self.customer is None and not frame.get("visitor_token")
+                and not user) and await database_sync_to_async(
+                self._over)([(f"new-visitors:{self.site.pk}:{self._address()}", NEW_VISITOR_LIMIT)]):
+            log.warning("widget: too many new visitors from %s on site %s", self._address(), self.site.key)
+            await self._error("too_many_visitors", "Too many new chats from your network. Please try again later.")
+            await self.close(code=4429)
+            return
         self.page = actions.clean_page(frame.get("page") if isinstance(frame.get("page"), dict) else {})
         verified, token = await database_sync_to_async(self._identify)(frame.get("visitor_token"), user)
         if self.conversation is not None:
@@ -226,14 +237,25 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def _join(self):
         await self.channel_layer.group_add(events.conversation_group(self.conversation.pk), self.channel_name)
 
+    def _address(self) -> str:
+        return str((self.scope.get("client") or ["unknown"])[0])
+
     def _hit_rate_limit(self) -> bool:
-        """A fixed window per visitor, counted in one round trip (it runs before every message is stored)."""
-        limit, seconds = RATE_LIMIT
-        key = cache.make_key(f"widget-rate:{self.customer.pk}")
+        """Per visitor and per address (it runs before every message is stored)."""
+        windows = [(f"visitor:{self.customer.pk}", RATE_LIMIT)]
+        if settings.WIDGET_LIMIT_BY_ADDRESS:
+            windows.append((f"address:{self.site.pk}:{self._address()}", ADDRESS_RATE_LIMIT))
+        return self._over(windows)
+
+    def _over(self, windows: list[tuple[str, tuple[int, int]]]) -> bool:
+        """Count one more event in each fixed window, in one round trip; True when any is over its limit."""
         counting = _counter().pipeline(transaction=False)
-        counting.set(key, 0, ex=seconds, nx=True)  # the window starts with the first message in it
-        counting.incr(key)
-        return counting.execute()[1] > limit
+        for key, (_, seconds) in windows:
+            key = cache.make_key(f"widget-rate:{key}")
+            counting.set(key, 0, ex=seconds, nx=True)  # the window starts with the first event in it
+            counting.incr(key)
+        counts = counting.execute()[1::2]
+        return any(count > limit for count, (_, (limit, _)) in zip(counts, windows, strict=True))
 
     def _current_conversation(self) -> Conversation | None:
         """The chat still in progress (or resolved today, for its rating); otherwise a fresh start."""

@@ -202,3 +202,24 @@ async def test_the_rate_limit_is_a_window_that_passes(site, monkeypatch):
     await asyncio.sleep(1.2)
     assert (await post(comm, "and again, a moment later", "w-3"))["type"] == "ack"
     await comm.disconnect()
+
+
+async def test_one_address_opening_socket_after_socket_is_limited_in_new_visitors_and_messages(site, monkeypatch):
+    """A script that reconnects to get a fresh anonymous visitor (and a fresh per-visitor window) each time."""
+    from inbox import consumers
+
+    monkeypatch.setattr(consumers, "NEW_VISITOR_LIMIT", (2, 60))
+    monkeypatch.setattr(consumers, "ADDRESS_RATE_LIMIT", (3, 60))
+    first, second = await connect(), await connect()
+    token = (await hello(first))["visitor_token"]
+    await hello(second)
+    third = await connect()
+    await third.send_json_to({"type": "hello"})
+    assert (await third.receive_json_from(timeout=5))["code"] == "too_many_visitors"
+    returning = await connect()  # a visitor the site already knows is not a new one
+    assert (await hello(returning, visitor_token=token))["visitor_token"] == token
+    sent = [await post(first, "one", "a-1"), await post(second, "two", "b-1"), await post(first, "three", "a-2"),
+            await post(second, "four", "b-2")]
+    assert [f["type"] for f in sent] == ["ack", "ack", "ack", "error"] and sent[-1]["code"] == "rate_limited"
+    for comm in (first, second, returning):
+        await comm.disconnect()
