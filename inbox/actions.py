@@ -288,9 +288,11 @@ def mark_abandoned(conversation: Conversation) -> bool:
 
 def record_engagement(customer: Customer, event: str, at: datetime | None = None) -> int:
     """Product use after a chat (from the events endpoint): positive for that chat's last AI answer."""
-    since = (at or timezone.now()) - timedelta(days=2)
+    until = at or timezone.now()
     count = 0
-    for conversation in Conversation.objects.filter(customer=customer, created_at__gte=since, needs_human=False):
+    # Chats of the two days before the use, not after it: use cannot vouch for an answer it preceded.
+    for conversation in Conversation.objects.filter(customer=customer, created_at__gte=until - timedelta(days=2),
+                                                    created_at__lte=until, needs_human=False):
         with transaction.atomic():
             if record_outcome(conversation, OutcomeKind.ENGAGED, 0.5, value={"event": event[:100]}, at=at):
                 count += 1

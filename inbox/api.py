@@ -2,8 +2,10 @@
 
 import hashlib
 import hmac
+import time
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -17,6 +19,7 @@ from inbox.queries import visible_to
 from inbox.serializers import message_json
 
 EVENT_SKEW = timedelta(days=30)
+SIGNATURE_TOLERANCE = 300  # seconds between signing and arrival; a signed request works once within them
 
 
 class ProductEventSerializer(serializers.Serializer):
@@ -37,17 +40,27 @@ class ProductEventSerializer(serializers.Serializer):
 def product_event(request):
     """The host app reports product use after a chat (continued engagement is a positive signal).
 
-    Signed like a webhook: X-Relaymark-Site is the site key, X-Relaymark-Signature is
-    "sha256=" + HMAC-SHA256(site secret, raw body). Anything else is refused and nothing is stored.
+    Signed like a webhook (Stripe's scheme): X-Relaymark-Site is the site key, X-Relaymark-Timestamp
+    the Unix time of signing, X-Relaymark-Signature "sha256=" + HMAC-SHA256(site secret,
+    timestamp + "." + raw body). A request signed more than five minutes ago, or seen before, is a
+    replay. Anything else is refused and nothing is stored.
     """
     site = Site.objects.filter(key=request.headers.get("X-Relaymark-Site", "")).first()
     signature = request.headers.get("X-Relaymark-Signature", "")
+    stamp = request.headers.get("X-Relaymark-Timestamp", "")
     if site is None:
         return Response({"error": "unknown_site"}, status=status.HTTP_403_FORBIDDEN)
-    expected = "sha256=" + hmac.new(site.secret.encode(), request.body, hashlib.sha256).hexdigest()
+    if not (stamp.isascii() and stamp.isdigit() and abs(time.time() - int(stamp)) <= SIGNATURE_TOLERANCE):
+        return Response({"error": "stale_timestamp", "detail": "X-Relaymark-Timestamp must be the Unix time of "
+                         f"signing, within {SIGNATURE_TOLERANCE} seconds of now."}, status=status.HTTP_403_FORBIDDEN)
+    expected = "sha256=" + hmac.new(site.secret.encode(), stamp.encode() + b"." + request.body,
+                                    hashlib.sha256).hexdigest()
     if not hmac.compare_digest(signature.encode(), expected.encode()):  # bytes: any header, no TypeError
-        return Response({"error": "bad_signature", "detail": "X-Relaymark-Signature does not match the body."},
-                        status=status.HTTP_403_FORBIDDEN)
+        return Response({"error": "bad_signature", "detail": "X-Relaymark-Signature does not match the "
+                         "timestamp and body."}, status=status.HTTP_403_FORBIDDEN)
+    if not cache.add(f"product-event:{expected}", 1, timeout=2 * SIGNATURE_TOLERANCE):
+        return Response({"error": "replayed", "detail": "This signed request was already received."},
+                        status=status.HTTP_409_CONFLICT)
     payload = ProductEventSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
     customer = Customer.objects.filter(site=site, external_id=payload.validated_data["user_id"]).first()

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -150,29 +151,43 @@ def test_learning_off_changes_nothing(answered, settings):
     assert not ArticleStat.objects.exists()
 
 
+def send_event(client, site, payload: dict, *, signed_at: float | None = None, signature: str | None = None):
+    """POST a product event the way the host app's server does: timestamp + "." + body, HMAC-SHA256."""
+    body = json.dumps(payload).encode()
+    stamp = str(int(time.time() if signed_at is None else signed_at))
+    if signature is None:
+        signature = "sha256=" + hmac.new(site.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return client.post("/api/v1/events/", body, content_type="application/json", HTTP_X_RELAYMARK_SITE=site.key,
+                       HTTP_X_RELAYMARK_TIMESTAMP=stamp, HTTP_X_RELAYMARK_SIGNATURE=signature)
+
+
 def test_product_events_must_be_signed_and_count_as_engagement(answered, client):
     site = Site.objects.first()
-    body = json.dumps({"user_id": "u-1", "event": "exported_timesheet"}).encode()
-    forged = client.post("/api/v1/events/", body, content_type="application/json",
-                         HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE="sha256=" + "0" * 64)
+    event = {"user_id": "u-1", "event": "exported_timesheet"}
+    forged = send_event(client, site, event, signature="sha256=" + "0" * 64)
     assert forged.status_code == 403 and forged.json()["error"] == "bad_signature"
-    signature = "sha256=" + hmac.new(site.secret.encode(), body, hashlib.sha256).hexdigest()
-    ok = client.post("/api/v1/events/", body, content_type="application/json",
-                     HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE=signature)
-    assert ok.status_code == 202 and ok.json()["recorded"] == 1
-    bad = json.dumps({"event": "x"}).encode()
-    sig = "sha256=" + hmac.new(site.secret.encode(), bad, hashlib.sha256).hexdigest()
-    invalid = client.post("/api/v1/events/", bad, content_type="application/json",
-                          HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE=sig)
-    assert invalid.status_code == 400 and "user_id" in invalid.json()
-    odd = client.post("/api/v1/events/", body, content_type="application/json",
-                      HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE="sha256=\u00e9")
+    odd = send_event(client, site, event, signature="sha256=\u00e9")
     assert odd.status_code == 403 and odd.json()["error"] == "bad_signature"
-    ancient = json.dumps({"user_id": "u-1", "event": "x", "at": "0001-01-01T00:00:00Z"}).encode()
-    sig = "sha256=" + hmac.new(site.secret.encode(), ancient, hashlib.sha256).hexdigest()
-    refused = client.post("/api/v1/events/", ancient, content_type="application/json",
-                          HTTP_X_RELAYMARK_SITE=site.key, HTTP_X_RELAYMARK_SIGNATURE=sig)
+    ok = send_event(client, site, event)
+    assert ok.status_code == 202 and ok.json()["recorded"] == 1
+    invalid = send_event(client, site, {"event": "x"})
+    assert invalid.status_code == 400 and "user_id" in invalid.json()
+    refused = send_event(client, site, {"user_id": "u-1", "event": "x", "at": "0001-01-01T00:00:00Z"})
     assert refused.status_code == 400 and "at" in refused.json()
+    apply_all()
+    assert stat(answered).successes == 0.5
+
+
+def test_a_captured_product_event_cannot_be_replayed(answered, client):
+    """Whoever saw one signed request (a log, a proxy) must not credit the AI with it again, now or later."""
+    site = Site.objects.first()
+    event = {"user_id": "u-1", "event": "exported_timesheet"}
+    stale = send_event(client, site, event, signed_at=time.time() - 600)
+    assert stale.status_code == 403 and stale.json()["error"] == "stale_timestamp"
+    signed_at = time.time()
+    assert send_event(client, site, event, signed_at=signed_at).status_code == 202
+    again = send_event(client, site, event, signed_at=signed_at)
+    assert again.status_code == 409 and again.json()["error"] == "replayed"
     apply_all()
     assert stat(answered).successes == 0.5
 
