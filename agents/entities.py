@@ -31,6 +31,7 @@ grammar > spaCy > context guesses), then by length.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -259,9 +260,11 @@ def _number_value(span: str) -> int | float | None:
     except ValueError:
         pass
     try:
-        return float(s)
+        f = float(s)
     except ValueError:
         pass
+    else:  # "1e999", or past int()'s digit limit: inf, which JSON (and so PostgreSQL) cannot store
+        return f if math.isfinite(f) else None
     m = re.fullmatch(r"(\d+)(?:st|nd|rd|th)", s)
     if m:
         return int(m.group(1))

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
 
 log = logging.getLogger(__name__)
-CITATION = re.compile(r"\[(\d+)\]")
+CITATION = re.compile(r"\[(\d{1,3})\]")  # bounded: int() of 5,000 garbage digits raises
 
 SYSTEM = (
     "You are the support assistant of {company}. Answer the customer's question using ONLY the numbered "
@@ -76,17 +78,36 @@ def warm_up() -> None:
 
 
 def _stream(messages: list[dict], on_token: Callable[[str], None] | None) -> str:
-    client = _client(settings.OPENAI_BASE_URL, settings.OPENAI_TIMEOUT)
+    """The answer's text. OPENAI_TIMEOUT bounds the whole answer: the SDK's timeout is per read, so an
+    endpoint trickling a token, or an SSE keep-alive comment (which makes no chunk), every few
+    seconds would never time out. A timer closes the stream at the deadline, wherever it waits."""
+    timeout = settings.OPENAI_TIMEOUT
+    deadline = time.monotonic() + timeout
+    client = _client(settings.OPENAI_BASE_URL, timeout)
     stream = client.chat.completions.create(
         model=settings.OPENAI_MODEL, messages=messages, stream=True, temperature=0.2, max_tokens=400,
     )
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), stream.close)
+    watchdog.daemon = True
+    watchdog.start()
     parts: list[str] = []
-    for chunk in stream:
-        if not getattr(chunk, "choices", None):
-            continue
-        delta = chunk.choices[0].delta.content or ""
-        if delta:
-            parts.append(delta)
-            if on_token:
-                on_token(delta)
+    try:
+        for chunk in stream:
+            if time.monotonic() > deadline:
+                break
+            if not getattr(chunk, "choices", None):
+                continue
+            delta = chunk.choices[0].delta.content or ""
+            if delta:
+                parts.append(delta)
+                if on_token:
+                    on_token(delta)
+    except Exception:
+        if time.monotonic() <= deadline:
+            raise
+    finally:
+        watchdog.cancel()
+        stream.close()
+    if time.monotonic() > deadline:  # cut off by the deadline, not finished by the model
+        raise TimeoutError(f"no complete answer within {timeout:g} s")
     return "".join(parts)

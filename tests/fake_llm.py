@@ -1,7 +1,9 @@
 """An OpenAI-compatible chat-completions server on 127.0.0.1: the one allowed fake (no LLM is reachable here).
 
 Modes: "ok" streams a cited answer token by token; "uncited" streams an answer citing nothing;
-"hang" never answers; "error" returns HTTP 500; "garbage" streams bytes that are not SSE JSON.
+"hang" never answers; "error" returns HTTP 500; "garbage" streams bytes that are not SSE JSON;
+"slow" streams the cited answer one token every `drip` seconds; "keepalive" sends only SSE keep-alive
+comments every `drip` seconds for 5 s, then the cited answer. Neither ever goes quiet for a whole read timeout.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class FakeLLM:
         self.mode = "ok"
         self.requests: list[dict] = []
         self.answer = "You can change your plan under Settings → Billing → Change plan [1]."
+        self.drip = 0.25
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,8 +46,21 @@ class FakeLLM:
                     self.wfile.write(b"data: {not json at all\n\n")
                     self.wfile.flush()
                     return
-                text = server.answer if server.mode == "ok" else "Sure, just click around until it works."
+                try:
+                    self.stream()
+                except OSError:  # the client gave up and closed the connection
+                    pass
+
+            def stream(self):
+                if server.mode == "keepalive":
+                    for _ in range(int(5 / server.drip)):
+                        self.wfile.write(b": keep-alive\n\n")
+                        self.wfile.flush()
+                        time.sleep(server.drip)
+                text = server.answer if server.mode != "uncited" else "Sure, just click around until it works."
                 for i, token in enumerate(text.split(" ")):
+                    if server.mode == "slow":
+                        time.sleep(server.drip)
                     chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fake",
                              "choices": [{"index": 0, "delta": {"content": ("" if i == 0 else " ") + token},
                                           "finish_reason": None}]}

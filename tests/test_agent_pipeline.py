@@ -1,5 +1,7 @@
 """The agent answers from the knowledge base with a citation and a decision trace, or hands off honestly."""
 
+import time
+
 import pytest
 from celery.worker import state as celery_state
 from django.utils import timezone
@@ -155,3 +157,30 @@ def test_an_llm_that_hangs_errors_or_returns_garbage_falls_back_to_the_extractiv
     assert "help centre" in reply.body
     if mode in ("hang", "error", "garbage"):
         assert reply.trace["llm"]["attempts"] == 2  # one retry
+
+
+@pytest.mark.parametrize("mode", ["slow", "keepalive"])
+def test_an_llm_that_never_finishes_within_the_timeout_falls_back_in_bounded_time(demo_kb, fake_llm, settings, mode):
+    """OPENAI_TIMEOUT bounds the whole answer, not each read: a trickle of tokens or keep-alives is no answer."""
+    settings.OPENAI_TIMEOUT = 0.5  # the fake needs ~3 s (slow) or 5 s (keepalive) to finish its cited answer
+    fake_llm.mode = mode
+    started = time.monotonic()
+    convo, reply = ask("how do I upgrade to the Growth plan")
+    assert time.monotonic() - started < 6
+    assert reply.trace["composer"] == "extractive" and "help centre" in reply.body
+    assert reply.trace["llm"]["attempts"] == 2 and "TimeoutError" in reply.trace["llm"]["error"]
+
+
+def test_an_llm_answer_with_an_absurd_citation_number_still_gets_the_customer_an_answer(demo_kb, fake_llm):
+    fake_llm.answer = "Go to Settings → Billing [" + "1" * 5000 + "]."  # int() refuses > 4300 digits
+    convo, reply = ask("how do I upgrade to the Growth plan")
+    assert reply.trace["composer"] == "extractive" and "help centre" in reply.body  # it cites no passage
+    assert reply.trace["llm"]["error"] == "answer cites no passage"
+
+
+def test_a_number_too_big_for_a_float_does_not_stop_the_reply(demo_kb):
+    convo, reply = ask("I got error 1e999 when exporting")
+    assert reply is not None and reply.trace["decision"] in ("answer", "clarify")
+    assert actions.last_ai_reply(convo) == reply
+    message = convo.messages.get(sender_kind=SenderKind.CUSTOMER)
+    assert [(e["text"], e["value"]) for e in message.entities if e["label"] == "NUMBER"] == [("1e999", None)]

@@ -67,6 +67,20 @@ def test_number_is_int():
     assert (e.text, e.value) == ("6", 6)
 
 
+BIG_DECIMAL, BIG_INT = "9" * 400 + ".5", "1" * 5000  # the latter past int()'s 4300-digit limit
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("I got error 1e999 when exporting", "1e999"),
+    (f"the export failed with {BIG_DECIMAL} rows", BIG_DECIMAL),
+    (f"the export failed with {BIG_INT} rows", BIG_INT),
+], ids=["exponent", "400-digit-decimal", "5000-digit-integer"])
+def test_a_number_too_big_for_a_float_has_no_value(text, span):
+    """float() says inf, which is not JSON: PostgreSQL would refuse the message's entities."""
+    e = one(text, "NUMBER")
+    assert (e.text, e.value) == (span, None)
+
+
 def test_person_capitalised_and_lower_case():
     assert one("I should have received money from John Smith", "PERSON").text == "John Smith"
     assert one("I need to make a transfer to rickelle kawamoto", "PERSON").text == "rickelle kawamoto"
