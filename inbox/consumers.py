@@ -103,9 +103,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_hello(self, frame):
         user = frame.get("user") if isinstance(frame.get("user"), dict) else None
-        if (settings.WIDGET_LIMIT_BY_ADDRESS and self.customer is None and not frame.get("visitor_token")
-                and not user) and await database_sync_to_async(
-                self._over)([(f"new-visitors:{self.site.pk}:{self._address()}", NEW_VISITOR_LIMIT)]):
+        if self.customer is None and not frame.get("visitor_token") and not user and await self._too_many_new():
             log.warning("widget: too many new visitors from %s on site %s", self._address(), self.site.key)
             await self._error("too_many_visitors", "Too many new chats from your network. Please try again later.")
             await self.close(code=4429)
@@ -236,6 +234,13 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def _join(self):
         await self.channel_layer.group_add(events.conversation_group(self.conversation.pk), self.channel_name)
+
+    async def _too_many_new(self) -> bool:
+        """Another anonymous visitor from this address, over NEW_VISITOR_LIMIT?"""
+        if not settings.WIDGET_LIMIT_BY_ADDRESS:
+            return False
+        key = f"new-visitors:{self.site.pk}:{self._address()}"
+        return await database_sync_to_async(self._over)([(key, NEW_VISITOR_LIMIT)])
 
     def _address(self) -> str:
         return str((self.scope.get("client") or ["unknown"])[0])
