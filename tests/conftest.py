@@ -139,6 +139,18 @@ def _demo_models():
     return [Site, Article, Chunk, Intent, IntentExample, ModelVersion]
 
 
+def _vacuum_chunks():
+    """Every test's restore is rolled back, and its chunks stay in the HNSW graph until a vacuum: a
+    hundred copies of each vector is a graph no production table has, and nearest-neighbour recall
+    drops (the best passage goes missing). A vacuum on a second connection, as autovacuum would."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as conn:
+        conn.execute("VACUUM knowledge_chunk")
+
+
 @pytest.fixture
 def demo_kb(db):
     """The Relaymark demo site, articles (embedded), intents and a trained intent model.
@@ -148,6 +160,7 @@ def demo_kb(db):
     """
     from helpdesk.management.commands.seed_demo import Command
 
+    _vacuum_chunks()
     if not _DEMO_SNAPSHOT:
         command = Command()
         command.stdout = command.stdout.__class__(open(os.devnull, "w"))
