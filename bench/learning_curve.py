@@ -49,7 +49,8 @@ def main() -> None:
     write("learning_curve", result)
     plot_learning([on, off], str(RESULTS / "learning_curve.png"))
     print(f"resolution_first={on['resolution_rate_first_500']:.2f} resolution_last={on['resolution_rate_last_1000']:.2f} "
-          f"test_acc_end={on['test_accuracy_end']:.2f} handoff_rate={on['handoff_rate']:.3f} "
+          f"test_acc_end={on['test_accuracy_end']:.4f} test_top1_end={on['test_top1_accuracy_end']:.4f} "
+          f"abstain_end={on['test_abstain_rate_end']:.4f} handoff_rate={on['handoff_rate']:.3f} "
           f"human_labels={on['human_labels']} baseline_resolution_last={off['resolution_rate_last_1000']:.2f} "
           f"wall_seconds={on['wall_seconds']}")
 
