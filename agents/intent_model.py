@@ -149,8 +149,10 @@ class _Sparse:
         return hstack([v.transform(texts) for v in self.vecs], format="csr", dtype=np.float32)
 
 
-def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int) -> dict:
-    """Fit the joint MLP + sparse-linear head; returns numpy weights (no torch in pickles)."""
+def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int,
+                 weight: np.ndarray | None = None) -> dict:
+    """Fit the joint MLP + sparse-linear head; returns numpy weights (no torch in pickles).
+    `weight`: how much each example counts in the loss (mean 1), for labels of unequal trust."""
     import torch
 
     torch.set_num_threads(cfg.torch_threads)
@@ -213,13 +215,18 @@ def _train_torch(X: np.ndarray, S, y: np.ndarray, k: int, cfg: Config, seed: int
     epochs = max(min(cfg.epochs, -(-cfg.max_steps // per_epoch)), -(-cfg.min_steps // per_epoch))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * per_epoch)
     Xt, yt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), torch.from_numpy(y.astype(np.int64))
+    wt = None if weight is None else torch.from_numpy(np.asarray(weight, dtype=np.float32))
     model.train()
     for _ in range(epochs):
         perm = rng.permutation(n)
         for i in range(0, n, bs):
             idx = perm[i:i + bs]
-            loss = torch.nn.functional.cross_entropy(model(Xt[idx], S[idx] if v else None), yt[idx],
-                                                     label_smoothing=cfg.label_smoothing)
+            out = model(Xt[idx], S[idx] if v else None)
+            if wt is None:
+                loss = torch.nn.functional.cross_entropy(out, yt[idx], label_smoothing=cfg.label_smoothing)
+            else:
+                loss = (torch.nn.functional.cross_entropy(out, yt[idx], label_smoothing=cfg.label_smoothing,
+                                                          reduction="none") * wt[idx]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -252,11 +259,13 @@ def _sparse_rows_function():
     return SparseRows
 
 
-def _train_parts(X: np.ndarray, texts: list[str], y: np.ndarray, k: int, cfg: Config, seed: int
-                 ) -> tuple[dict, _Sparse | None]:
+def _train_parts(X: np.ndarray, texts: list[str], y: np.ndarray, k: int, cfg: Config, seed: int,
+                 weight: np.ndarray | None = None) -> tuple[dict, _Sparse | None]:
     sp, S = _Sparse.fit_transform(texts) if cfg.use_tfidf else (None, None)
     n_models = cfg.n_models if len(texts) <= cfg.ensemble_max_n else 1
-    return {"members": [_train_torch(X, S, y, k, cfg, seed + 1000 * i) for i in range(n_models)]}, sp
+    if weight is not None:
+        weight = weight / weight.mean()
+    return {"members": [_train_torch(X, S, y, k, cfg, seed + 1000 * i, weight) for i in range(n_models)]}, sp
 
 
 def _logits(w: dict, X: np.ndarray, S) -> np.ndarray:
@@ -313,7 +322,7 @@ class IntentModel:
     @classmethod
     def fit(cls, texts: list[str], labels: list[str], *, embed: Embed, seed: int = 0,
             abstain_threshold: float | None = None, config: Config | None = None,
-            previous: IntentModel | None = None) -> IntentModel:
+            previous: IntentModel | None = None, weights: list[float] | None = None) -> IntentModel:
         """`previous`: the model this one replaces. Its calibration is kept while the intents are the
         same and the data have not doubled since it was fitted; calibrating takes a second fit on a
         split, which doubled the cost of every refresh. Temperature measured on Banking77 at
@@ -330,6 +339,12 @@ class IntentModel:
         if cfg.label_names:
             texts = texts + [c.replace("_", " ") for c in classes]
             y = np.concatenate([y, np.arange(len(classes))])
+        weight = None
+        if weights is not None:
+            if len(weights) != len(labels):
+                raise ValueError("one weight per example")
+            weight = np.concatenate([np.asarray(weights, dtype=np.float64),
+                                     np.ones(len(texts) - len(labels))])  # intents' names count fully
         n_real = len(texts)
         src = np.arange(n_real)  # which real example each row derives from
         if cfg.augment and n_real <= cfg.augment_max_n:
@@ -349,7 +364,8 @@ class IntentModel:
             # Fit on the rest (augmented copies of held-out rows excluded), calibrate on held-out.
             fit_real, cal_idx = cal
             fit_idx = np.flatnonzero(np.isin(src, fit_real))
-            part = _train_parts(X[fit_idx], [texts[i] for i in fit_idx], y[fit_idx], k, cfg, seed)
+            part = _train_parts(X[fit_idx], [texts[i] for i in fit_idx], y[fit_idx], k, cfg, seed,
+                                None if weight is None else weight[src[fit_idx]])
             bank_mask = fit_idx < n_real
             probe = cls(classes, cfg, part[0], part[1], 1.0, X[fit_idx][bank_mask],
                         y[fit_idx][bank_mask].astype(np.int32), 0.0, len(fit_real), seed)
@@ -363,7 +379,7 @@ class IntentModel:
             _, cal_scores = probe._scores(X[cal_idx], cal_words)
             cal_threshold = min(DEFAULT_ABSTAIN_THRESHOLD, float(np.quantile(cal_scores, IN_SCOPE_ABSTAIN_TARGET)))
 
-        w, sp = _train_parts(X, texts, y, k, cfg, seed)
+        w, sp = _train_parts(X, texts, y, k, cfg, seed, None if weight is None else weight[src])
         thr = cal_threshold if abstain_threshold is None else float(abstain_threshold)
         model = cls(classes, cfg, w, sp, temperature, X[:n_real], y[:n_real].astype(np.int32),
                     thr, len(labels), seed)

@@ -151,3 +151,22 @@ def test_the_same_simulation_run_twice_draws_the_same_curve(tmp_path):
         result.pop("wall_seconds")
         result["retrains"] = {k: v for k, v in result["retrains"].items() if "seconds" not in k}
     assert first == second
+
+
+def test_an_example_counts_in_the_fit_as_much_as_its_weight():
+    """Labels of unequal trust (bench/label_noise_validation.py compares weightings) pull unequally."""
+    from agents.intent_model import IntentModel
+    from knowledge.embeddings import embed
+
+    arrival = ["where is my new card", "my card has not arrived", "when will my card come", "card still not here"]
+    cancel = ["cancel my card", "I want to cancel the card", "close my card please", "stop my card"]
+    texts, labels = arrival + cancel, ["card_arrival"] * 4 + ["cancel_card"] * 4
+
+    def p_arrival(weights):
+        model = IntentModel.fit(texts, labels, embed=embed, seed=0, weights=weights)
+        p, _ = model.predict_proba(["my card"], embed=embed)
+        return p[0][model.labels.index("card_arrival")]
+
+    assert p_arrival([4.0] * 4 + [0.25] * 4) > p_arrival([0.25] * 4 + [4.0] * 4)
+    with pytest.raises(ValueError):
+        IntentModel.fit(texts, labels, embed=embed, weights=[1.0])
