@@ -469,6 +469,21 @@ class IntentModel:
         return model
 
 
+def fit_with_vectors(texts: list[str], labels: list[str], vectors: dict[str, np.ndarray], *, seed: int,
+                     previous: bytes | None) -> tuple[bytes, float]:
+    """IntentModel.fit in a process of its own, on vectors the caller already encoded (its encoder and
+    their memo stay in the caller). Returns the model's bytes and the fit's own seconds."""
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    started = time.perf_counter()
+    with threadpool_limits(limits=1):  # one core is this process's share; the caller has the other
+        model = IntentModel.fit(texts, labels, embed=lambda batch: np.stack([vectors[t] for t in batch]), seed=seed,
+                                previous=IntentModel.from_bytes(previous) if previous else None)
+    return model.to_bytes(), time.perf_counter() - started
+
+
 def _augment(texts: list[str], y: np.ndarray, copies: int, drop: float, seed: int
              ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Word-dropout paraphrases: cheap extra points in embedding space for few-shot intents."""

@@ -1,9 +1,10 @@
 """The intent model's life cycle: fit from examples, guard, promote, serve.
 
-`fit_intent_model` is the one training path: the live model, `eval_intents` and
-`simulate_learning` all learn through it. `refresh_intent_model` turns the examples table
-into a candidate ModelVersion, scores it and the live one on the same held-back slice, and
-promotes the candidate only if it is not worse.
+`IntentModel.fit` with FIT_SEED is the one training path: the live model's refreshes and
+`eval_intents` reach it through `fit_intent_model`, `simulate_learning`'s background refreshes
+through `intent_model.fit_with_vectors`. `refresh_intent_model` turns the examples table into a
+candidate ModelVersion, scores it and the live one on the same held-back slice, and promotes the
+candidate only if it is not worse.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import hashlib
 import logging
 import math
 import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.conf import settings
@@ -38,7 +42,10 @@ RETRAIN_FRACTION = 0.1  # …or a tenth of what it was trained on: often while s
 DESCRIPTION_WEIGHT = 2.0
 
 
-def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = 0,
+FIT_SEED = 0  # every refresh fits with the same seed: the same examples give the same model
+
+
+def fit_intent_model(texts: list[str], labels: list[str], *, seed: int = FIT_SEED,
                      previous: IntentModel | None = None) -> IntentModel:
     return IntentModel.fit(texts, labels, embed=embed, seed=seed, previous=previous)
 
@@ -102,7 +109,23 @@ def _accuracy(model: IntentModel, texts: list[str], labels: list[str]) -> float 
     return sum(p.intent == y for p, y in zip(predictions, labels, strict=True)) / len(texts)
 
 
-def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
+@dataclass
+class RefreshJob:
+    """One refresh's inputs, read at one moment, so that the fit itself needs no database and may run
+    anywhere (the simulation runs it on a second process while conversations go on, as a worker would)."""
+
+    trigger: str
+    train_x: list[str]
+    train_y: list[str]
+    test_x: list[str]
+    test_y: list[str]
+    live: ModelVersion | None
+    live_model: IntentModel | None
+    last_id: int
+    read_at: datetime
+
+
+def start_refresh(*, trigger: str = "schedule") -> RefreshJob | None:
     examples, last_id = training_examples()
     texts, labels = [e[0] for e in examples], [e[1] for e in examples]
     defined_x, defined_y = _descriptions()
@@ -113,28 +136,36 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     held = [_held_back(t, len(texts)) for t in texts]
     trainable = {y for y, h in zip(labels, held, strict=True) if not h}
     hold = {i for i, (y, h) in enumerate(zip(labels, held, strict=True)) if h and y in trainable}
-    train_x = [t for i, t in enumerate(texts) if i not in hold] + defined_x
-    train_y = [y for i, y in enumerate(labels) if i not in hold] + defined_y
-    test_x, test_y = [texts[i] for i in sorted(hold)], [labels[i] for i in sorted(hold)]
-
-    started = timezone.now()
     live = live_version(INTENT)
-    live_model = load_model(live)
-    candidate = fit_intent_model(train_x, train_y, previous=live_model)
-    cand_acc = _accuracy(candidate, test_x, test_y)
-    live_acc = _accuracy(live_model, test_x, test_y) if live else None
+    return RefreshJob(
+        trigger=trigger,
+        train_x=[t for i, t in enumerate(texts) if i not in hold] + defined_x,
+        train_y=[y for i, y in enumerate(labels) if i not in hold] + defined_y,
+        test_x=[texts[i] for i in sorted(hold)], test_y=[labels[i] for i in sorted(hold)],
+        live=live, live_model=load_model(live), last_id=last_id, read_at=timezone.now(),
+    )
+
+
+def finish_refresh(job: RefreshJob, candidate: IntentModel, *, fit_seconds: float) -> ModelVersion:
+    """Score the candidate and the model it would replace on the same held-back slice; promote it
+    unless it is worse."""
+    cand_acc = _accuracy(candidate, job.test_x, job.test_y)
+    live_acc = _accuracy(job.live_model, job.test_x, job.test_y) if job.live else None
+    # "Not worse" within the slice's own noise: one standard error, at least half a point.
+    tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(job.test_x))) ** 0.5) if live_acc else 0
     metrics = {
-        "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(test_x),
-        "n_intents": len(set(train_y)), "train_seconds": (timezone.now() - started).total_seconds(),
-        "last_example_id": last_id, "trigger": trigger, "calibrated_on": candidate.calibrated_n,
+        "holdout_accuracy": cand_acc, "live_holdout_accuracy": live_acc, "holdout_size": len(job.test_x),
+        "n_intents": len(set(job.train_y)), "train_seconds": round(fit_seconds, 3),
+        "last_example_id": job.last_id, "trigger": job.trigger, "calibrated_on": candidate.calibrated_n,
+        "promotion_tolerance": round(tolerance, 4),
     }
     version = ModelVersion.objects.create(
-        kind=INTENT, n_examples=len(train_x), metrics=metrics, blob=candidate.to_bytes()
+        kind=INTENT, n_examples=len(job.train_x), metrics=metrics, blob=candidate.to_bytes()
     )
-    new_intents = set(train_y) - set(live_model.labels) if live else set()
-    # "Not worse" within the slice's own noise: one standard error, at least half a point.
-    tolerance = max(PROMOTION_TOLERANCE, (live_acc * (1 - live_acc) / max(1, len(test_x))) ** 0.5) if live_acc else 0
-    metrics["promotion_tolerance"] = round(tolerance, 4)
+    # Trained on the data as they were when read: labels given since count towards the next refresh.
+    ModelVersion.objects.filter(pk=version.pk).update(trained_at=job.read_at)
+    version.trained_at = job.read_at
+    new_intents = set(job.train_y) - set(job.live_model.labels) if job.live else set()
     worse = live_acc is not None and cand_acc is not None and cand_acc < live_acc - tolerance
     if worse and not new_intents:
         version.status = ModelStatus.REJECTED
@@ -143,6 +174,16 @@ def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
         return version
     promote(version, note="new intents: " + ", ".join(sorted(new_intents)) if new_intents else "")
     return version
+
+
+def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
+    """Read, fit and guard in one go (a Celery worker, the retrain button, the seed)."""
+    job = start_refresh(trigger=trigger)
+    if job is None:
+        return None
+    started = time.perf_counter()
+    candidate = fit_intent_model(job.train_x, job.train_y, previous=job.live_model)
+    return finish_refresh(job, candidate, fit_seconds=time.perf_counter() - started)
 
 
 def promote(version: ModelVersion, *, note: str = "") -> None:

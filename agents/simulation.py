@@ -13,9 +13,11 @@ article?) is measured beside it and never shown to the system.
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,9 +27,10 @@ from django.db import connection
 from django.utils import timezone
 
 from agents import learning, outcomes, pipeline
-from agents.actions import add_intent_example, ensure_intent
+from agents.actions import REFRESH_TASK, add_intent_example, ensure_intent
+from agents.intent_model import IntentModel, fit_with_vectors
 from agents.models import ExampleSource, ModelVersion
-from inbox import actions
+from inbox import actions, events
 from inbox.actions import intent_name
 from inbox.models import Account, Conversation, Customer, Message, Plan, SenderKind, Site
 from knowledge.actions import reindex_articles, save_article
@@ -99,6 +102,67 @@ def test_scores(texts: list[str], labels: list[str]) -> dict:
     }
 
 
+def refresh_lag(n_examples: int) -> int:
+    """Conversations between a refresh being read and going live: about what a worker's fit of that
+    many examples takes, counted in this stream's conversations (about 13 a second here; a fit, about
+    a second per 1,000 examples while it shares the machine), so that the stream seldom waits for it."""
+    return n_examples // 50
+
+
+class BackgroundRefresh:
+    """The intent model's refreshes fitted on a second process while the conversations go on, as a
+    Celery worker fits them beside the chats in production (inline, every fit stopped the stream).
+
+    Deterministic all the same: a refresh that is due at conversation s reads its examples then, and
+    is guarded and promoted at conversation s + refresh_lag(n), waiting for the fit if it is not done;
+    so the same stream fits the same models at the same points, however fast the machine is.
+    One refresh at a time, as the label-count trigger asks again once it is done.
+    """
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.job: learning.RefreshJob | None = None
+        self.future: Future | None = None
+        self.live_at = 0
+        self.waited = 0.0
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> BackgroundRefresh:
+        events.inline_handlers[REFRESH_TASK] = self.request
+        return self
+
+    def __exit__(self, *exc) -> None:
+        events.inline_handlers.pop(REFRESH_TASK, None)
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def request(self) -> None:
+        """The refresh task, handed over by the inline queue."""
+        if self.job is not None or not learning.refresh_due():
+            return
+        job = learning.start_refresh(trigger="label_count")
+        if job is None:
+            return
+        needed = list(dict.fromkeys(job.train_x + [name.replace("_", " ") for name in set(job.train_y)]))
+        vectors = dict(zip(needed, embed(needed), strict=True))  # the parent's memo: encoded once, here
+        if self.pool is None:  # spawn: the parent has threads (encoder, entities) a fork would copy mid-call
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self.future = self.pool.submit(fit_with_vectors, job.train_x, job.train_y, vectors, seed=learning.FIT_SEED,
+                                       previous=job.live_model.to_bytes() if job.live_model else None)
+        self.job, self.live_at = job, self.step + refresh_lag(len(job.train_x))
+
+    def at(self, step: int, *, last: bool = False) -> None:
+        """Conversation `step` begins (or the stream ended): a refresh whose time has come goes live."""
+        self.step = step
+        if self.job is None or (step < self.live_at and not last):
+            return
+        started = time.perf_counter()
+        blob, fit_seconds = self.future.result()
+        self.waited += time.perf_counter() - started
+        job, self.job, self.future = self.job, None, None
+        learning.finish_refresh(job, IntentModel.from_bytes(blob), fit_seconds=fit_seconds)
+
+
 def run(
     stream: list[tuple[str, str]],
     test_rows: list[tuple[str, str]],
@@ -125,63 +189,67 @@ def run(
     embed(test_texts)  # once, so checkpoints cost only the classifier
     result = Result(test_accuracy_start=test_scores(test_texts, test_labels)["accuracy"])
     clock = timezone.now()
-    for step, (text, category) in enumerate(stream, start=1):
-        clock += timedelta(minutes=7)
-        customer = customers[rng.randrange(len(customers))]
-        message, _ = actions.post_customer_message(customer=customer, body=text, respond=False, at=clock)
-        reply = pipeline.respond(message.conversation_id, message.pk, allow_clarify=False)
-        conversation = Conversation.objects.get(pk=message.conversation_id)
-        answered = reply is not None and reply.trace.get("decision") == "answer"
-        truly = answered and reply.trace["chosen"]["article_id"] == article_of[category]
-        handed_off = not answered
-        tried_again = right_again = False
-        if answered:
-            satisfied = truly if rng.random() >= noise else not truly
-            if not satisfied:
-                # The customer follows up: “Not helpful” (the widget's button) asks the agent to try again.
-                actions.give_feedback(reply, helpful=False)
-                conversation.refresh_from_db()
-                again = actions.last_ai_reply(conversation)
-                if again.pk != reply.pk and again.trace.get("decision") == "answer":
-                    tried_again = True
-                    right_again = again.trace["chosen"]["article_id"] == article_of[category]
-                    truly = truly or right_again
-                    satisfied = right_again if rng.random() >= noise else not right_again
-            if satisfied:  # the customer's problem is solved: the chat resolves, nobody comes back
-                conversation = actions.resolve(conversation, at=clock)
-                # No follow-up comes in the simulation, so the window closes with a positive signal.
-                actions.close_resolution_window(conversation, window=timedelta(0), now=clock)
-            else:  # escalates (if the agent did not hand off itself)
-                actions.hand_off(conversation, "customer_request", note="simulated customer escalated",
-                                 customer_notice="Passing you to a teammate.", at=clock)
-                handed_off = True
-        if handed_off:
-            result.handoffs += 1
-            actions.correct_intent(conversation, intent=category, by=agent)
-            result.human_labels += 1
-            actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
-            actions.resolve(conversation, by=agent, at=clock)
-        top = (reply.trace.get("top_intents") or [[None, 0.0]])[0] if answered else (None, 0.0)
-        offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
-        result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered, "tried_again": tried_again,
-                             "right_again": right_again,
-                             "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
-        if step % eval_every == 0 or step == len(stream):
-            recent = result.steps[-window:]
-            result.test_end = test_scores(test_texts, test_labels)
-            result.curve.append({
-                "step": step,
-                "window_resolution_rate": round(sum(s["resolved"] for s in recent) / len(recent), 4),
-                "test_accuracy": round(result.test_end["accuracy"], 4),
-            })
-        if progress:
-            progress(1)
+    with BackgroundRefresh() as refresher:
+        for step, (text, category) in enumerate(stream, start=1):
+            refresher.at(step)
+            clock += timedelta(minutes=7)
+            customer = customers[rng.randrange(len(customers))]
+            message, _ = actions.post_customer_message(customer=customer, body=text, respond=False, at=clock)
+            reply = pipeline.respond(message.conversation_id, message.pk, allow_clarify=False)
+            conversation = Conversation.objects.get(pk=message.conversation_id)
+            answered = reply is not None and reply.trace.get("decision") == "answer"
+            truly = answered and reply.trace["chosen"]["article_id"] == article_of[category]
+            handed_off = not answered
+            tried_again = right_again = False
+            if answered:
+                satisfied = truly if rng.random() >= noise else not truly
+                if not satisfied:
+                    # The customer follows up: “Not helpful” (the widget's button) asks the agent to try again.
+                    actions.give_feedback(reply, helpful=False)
+                    conversation.refresh_from_db()
+                    again = actions.last_ai_reply(conversation)
+                    if again.pk != reply.pk and again.trace.get("decision") == "answer":
+                        tried_again = True
+                        right_again = again.trace["chosen"]["article_id"] == article_of[category]
+                        truly = truly or right_again
+                        satisfied = right_again if rng.random() >= noise else not right_again
+                if satisfied:  # the customer's problem is solved: the chat resolves, nobody comes back
+                    conversation = actions.resolve(conversation, at=clock)
+                    # No follow-up comes in the simulation, so the window closes with a positive signal.
+                    actions.close_resolution_window(conversation, window=timedelta(0), now=clock)
+                else:  # escalates (if the agent did not hand off itself)
+                    actions.hand_off(conversation, "customer_request", note="simulated customer escalated",
+                                     customer_notice="Passing you to a teammate.", at=clock)
+                    handed_off = True
+            if handed_off:
+                result.handoffs += 1
+                actions.correct_intent(conversation, intent=category, by=agent)
+                result.human_labels += 1
+                actions.post_agent_reply(conversation, by=agent, body=f"(resolved: {humanise(category)})", at=clock)
+                actions.resolve(conversation, by=agent, at=clock)
+            top = (reply.trace.get("top_intents") or [[None, 0.0]])[0] if answered else (None, 0.0)
+            offered = answered and any(h["article_id"] == article_of[category] for h in reply.trace["retrieved"])
+            result.steps.append({"resolved": truly, "handoff": handed_off, "answered": answered, "tried_again": tried_again,
+                                 "right_again": right_again,
+                                 "understood": top[0] == intent_name(category), "top_p": top[1], "offered": offered})
+            if step == len(stream):
+                refresher.at(step, last=True)  # the worker finishes the refresh it had begun
+            if step % eval_every == 0 or step == len(stream):
+                recent = result.steps[-window:]
+                result.test_end = test_scores(test_texts, test_labels)
+                result.curve.append({
+                    "step": step,
+                    "window_resolution_rate": round(sum(s["resolved"] for s in recent) / len(recent), 4),
+                    "test_accuracy": round(result.test_end["accuracy"], 4),
+                })
+            if progress:
+                progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
     result.examples = labelled_examples(dict(stream))
     result.labels = label_quality(result.examples)
     fits = [v.metrics.get("train_seconds", 0.0) for v in ModelVersion.objects.filter(kind=learning.INTENT).defer("blob")]
     result.retrains = {"intent_models_trained": len(fits), "train_seconds_median": round(float(np.median(fits)), 1) if fits else None,
-                       "train_seconds_total": round(sum(fits), 1)}
+                       "train_seconds_total": round(sum(fits), 1), "stream_waited_for_fits_seconds": round(refresher.waited, 1)}
     return result
 
 

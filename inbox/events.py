@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -27,14 +29,15 @@ def send_now(group: str, event: dict) -> None:
 
 
 _modules_loaded = False
+#: Offline runs may take a task over by name (the simulation fits model refreshes on a second process).
+inline_handlers: dict[str, Callable[..., object]] = {}
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:
     """Start another app's Celery work by name, so inbox never imports agents.
 
     Offline runs (INLINE_TASKS, the learning simulation) execute the same task code in this
-    process, in order. A model refresh included: the simulation's customers write 7 simulated
-    minutes apart and a refresh takes seconds, so on a worker it would be live before the next one.
+    process, in order, unless a handler in `inline_handlers` takes the task over.
     """
 
     def send():
@@ -42,6 +45,9 @@ def enqueue_on_commit(task_name: str, *args) -> None:
 
         if not settings.INLINE_TASKS:
             app.send_task(task_name, args=list(args))
+            return
+        if task_name in inline_handlers:
+            inline_handlers[task_name](*args)
             return
         global _modules_loaded
         if not _modules_loaded:  # the tasks modules, as a worker would load them (once: it runs model checks)

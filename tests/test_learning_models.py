@@ -136,6 +136,8 @@ def test_a_short_simulation_improves_only_with_learning_on(tmp_path):
     assert on["resolution_rate_second_half"] > on["resolution_rate_first_half"]
     assert on["resolution_rate_second_half"] >= off["resolution_rate_second_half"] + 0.1
     assert on["test_accuracy_end"] > 0.8 and on["test_accuracy_end"] > on["test_accuracy_start"] + 0.2
+    # Refreshed during the stream (fitted on a second process, as a worker would) and never with learning off.
+    assert on["retrains"]["intent_models_trained"] > 2 and off["retrains"]["intent_models_trained"] == 1
     # Its top guess is scored too: right at least as often, and only abstentions can make the difference.
     # (each figure is rounded to 4 places)
     top1, strict, abstained = on["test_top1_accuracy_end"], on["test_accuracy_end"], on["test_abstain_rate_end"]
