@@ -48,6 +48,10 @@ VARIANTS = {
     "smoothing_0.2": replace(BASE, label_smoothing=0.2),
     "steps_1200": replace(BASE, max_steps=1200),
     "no_tfidf": replace(BASE, use_tfidf=False),
+    # Longer fits, affordable once the simulation fits on a second process (the epoch cap binds too).
+    "steps_1800": replace(BASE, max_steps=1800, epochs=30),
+    "steps_2400": replace(BASE, max_steps=2400, epochs=40),
+    "dropout_0.3": replace(BASE, dropout=0.3),
 }
 # Labels of unequal trust: a confirmation the answering model was unsure of (the article's intent) or
 # that came from a second try counts this much in the loss; agents' labels and sure confirmations count 1.
