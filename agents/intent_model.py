@@ -92,6 +92,11 @@ class Config:
     ensemble_max_n: int = 3000
 
 
+def name_as_example(intent: str) -> str:
+    """An intent's name as the extra example `label_names` adds: "card_arrival" -> "card arrival"."""
+    return intent.replace("_", " ")
+
+
 @functools.cache
 def _blas_controller():
     """Found once: scanning the loaded libraries costs ~6 ms, more than the prediction itself."""
@@ -337,7 +342,7 @@ class IntentModel:
         y = np.array([index[c] for c in labels], dtype=np.int64)
         texts = list(texts)
         if cfg.label_names:
-            texts = texts + [c.replace("_", " ") for c in classes]
+            texts = texts + [name_as_example(c) for c in classes]
             y = np.concatenate([y, np.arange(len(classes))])
         weight = None
         if weights is not None:

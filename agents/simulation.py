@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from agents import learning, outcomes, pipeline
 from agents.actions import REFRESH_TASK, add_intent_example, ensure_intent
-from agents.intent_model import IntentModel, fit_with_vectors
+from agents.intent_model import IntentModel, fit_with_vectors, name_as_example
 from agents.models import ExampleSource, ModelVersion
 from inbox import actions, events
 from inbox.actions import intent_name
@@ -143,7 +143,8 @@ class BackgroundRefresh:
         job = learning.start_refresh(trigger="label_count")
         if job is None:
             return
-        needed = list(dict.fromkeys(job.train_x + [name.replace("_", " ") for name in set(job.train_y)]))
+        # Sorted: the encoder's batches (and so the last bits of a vector) follow the order it is given.
+        needed = list(dict.fromkeys(job.train_x + [name_as_example(name) for name in sorted(set(job.train_y))]))
         vectors = dict(zip(needed, embed(needed), strict=True))  # the parent's memo: encoded once, here
         if self.pool is None:  # spawn: the parent has threads (encoder, entities) a fork would copy mid-call
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
