@@ -416,7 +416,7 @@ def _rejected_answer(conversation: Conversation, message: Message) -> Message | 
 
 def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool, try_again: bool = False
              ) -> Message | None:
-    started = time.perf_counter()
+    started, began = time.perf_counter(), timezone.now()
     # One query: the message, its conversation (customer, site, account), whether the customer has
     # written since and whether anything came before it.
     later = Message.objects.filter(conversation_id=OuterRef("conversation_id"), sender_kind=SenderKind.CUSTOMER,
@@ -442,7 +442,7 @@ def _respond(conversation_id: int, message_id: int, *, allow_clarify: bool, try_
             sender_kind=SenderKind.AI, outcomes__kind=OutcomeKind.NOT_HELPFUL, trace__has_key="chosen")]
         context.update(earlier=True, rejected=rejected_ids)
     stages = {"loaded": _ms(started)}
-    waited = (timezone.now() - message.created_at).total_seconds()
+    waited = (began - message.created_at).total_seconds()
     if 0 <= waited < 60 and rejected is None:  # none for imported or simulated messages, or a second try
         stages["queued"] = round(waited * 1000, 1)  # stored → this task starting (commit, broker, worker)
     if conversation.follow_up_of_id is None and not message.earlier and rejected is None:

@@ -1,5 +1,6 @@
 """One ASGI entry point for HTTP and WebSocket (served by daphne)."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -21,3 +22,8 @@ application = ProtocolTypeRouter(
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# Everything loaded so far lives as long as the process. Out of the collector's sight, a full
+# collection no longer walks it: measured, those took 80+ ms in daphne, and a customer's message
+# arriving meanwhile waited for it.
+gc.freeze()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 
 from knowledge.embeddings import embed_one
 
@@ -57,11 +57,26 @@ def _or_query(words: list[str]) -> str:
 _stats: dict[str, tuple[float, float, dict[str, float], float]] = {}
 
 PRELUDE = """
-SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
-       (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'knowledge_chunk'::regclass),
+SELECT (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'knowledge_chunk'::regclass),
        ARRAY(SELECT coalesce((tsvector_to_array(to_tsvector('english', w)))[1], '')
              FROM unnest(%s::text[]) WITH ORDINALITY AS t(w, i) ORDER BY i)
 """
+# Table size per database: (read at, rows). A small KB's searches skip the prelude's round trip.
+_rows: dict[str, tuple[float, float]] = {}
+ROWS_TTL = 60.0  # seconds a KB known to be small is taken to still be small (LEXICAL_POOL caps the cost if not)
+
+
+def _match_words(cursor, words: list[str]) -> list[str]:
+    """The words the full-text branch may match on: all of them on a small KB (stop words match
+    nothing), else the selective ones, which needs the table's size and the words' stems."""
+    key, now = connection.settings_dict["NAME"], time.monotonic()
+    cached = _rows.get(key)
+    if cached is not None and now - cached[0] < ROWS_TTL and cached[1] <= LEXICAL_BUDGET:
+        return words
+    cursor.execute(PRELUDE, [words])
+    rows, stems = cursor.fetchone()
+    _rows[key] = (now, float(rows))
+    return _selective(cursor, words, float(rows), stems)
 
 
 def _selective(cursor, words: list[str], rows: float, stems: list[str]) -> list[str]:
@@ -159,12 +174,9 @@ def search(
         return []
     vec = vector if vector is not None else embed_one(query)
     words = list(dict.fromkeys(WORD.findall(query.lower())[:32]))
-    # set_config(..., true) is SET LOCAL: it needs the transaction, and inside a caller's
-    # transaction it lasts until that one ends (it only changes how far HNSW scans keep going).
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(PRELUDE, [words])
-        _, table_rows, stems = cursor.fetchone()
-        match = _selective(cursor, words, float(table_rows), stems)
+    # One round trip on a small KB: hnsw.iterative_scan is set per connection (knowledge.apps).
+    with connection.cursor() as cursor:
+        match = _match_words(cursor, words)
         cursor.execute(SQL, {"vec": _vector_literal(vec), "tsq": _or_query(words), "match": _or_query(match),
                              "n": CANDIDATES, "k": RRF_K, "pool": LEXICAL_POOL})
         rows = cursor.fetchall()

@@ -41,6 +41,26 @@ def test_an_empty_query_finds_nothing(demo_kb):
     assert search("   ") == []
 
 
+def test_a_search_on_a_small_kb_is_one_round_trip_and_every_connection_scans_hnsw_iteratively(demo_kb):
+    """The customer waits for every round trip: the scan setting is the connection's, not a
+    transaction's, and a KB known to be small needs no statistics read first."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW hnsw.iterative_scan")
+        assert cursor.fetchone()[0] == "relaxed_order"
+    search("how do I change my plan", k=3)  # learns the table's size
+    with CaptureQueriesContext(connection) as queries:
+        hits = search("can I get an invoice for last month", k=3)
+    assert hits and len(queries.captured_queries) == 1
+
+
+def test_stop_words_alone_match_no_passage_by_their_words(demo_kb):
+    search("warm up the table size", k=1)
+    assert all(h.text_rank is None for h in search("how do i", k=6))
+
+
 def test_a_text_encoded_early_is_waited_for_and_embeds_exactly_as_if_encoded_on_demand():
     """The reply path starts encoding the customer's words on a thread (embed_soon) before it
     reads the message back; whoever asks for the vector meanwhile gets that one encode's result."""
