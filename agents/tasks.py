@@ -30,6 +30,14 @@ def refresh_intent_model_if_due() -> int | None:
     return version.pk if version else None
 
 
+@shared_task(name="agents.tasks.refresh_intent_model_nightly")
+def refresh_intent_model_nightly() -> int | None:
+    if not learning.refresh_due(nightly=True):
+        return None
+    version = learning.refresh_intent_model(trigger="schedule")
+    return version.pk if version else None
+
+
 @shared_task(name="agents.tasks.close_resolution_windows")
 def close_resolution_windows() -> int:
     return outcomes.close_resolution_windows()
