@@ -104,6 +104,9 @@ def grow_corpus(n_total: int) -> None:
         cursor.execute("CREATE INDEX chunk_embedding_hnsw ON knowledge_chunk USING hnsw (embedding vector_cosine_ops)"
                        " WITH (m = 16, ef_construction = 64)")
         cursor.execute("ANALYZE knowledge_chunk")
+    from knowledge import search
+
+    search._rows.clear()  # the size it learnt on the demo KB: a server would re-read it within ROWS_TTL
     print(f"HNSW index over {n_total} chunks built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
