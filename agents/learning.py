@@ -176,6 +176,25 @@ def finish_refresh(job: RefreshJob, candidate: IntentModel, *, fit_seconds: floa
     return version
 
 
+REFRESH_SLOT = "agents:intent-refresh"
+REFRESH_SLOT_SECONDS = 30 * 60  # longer than any fit; a worker that died mid-fit frees it then
+
+
+@contextmanager
+def refresh_slot():
+    """One background refresh at a time, across worker processes: a second one would read the same
+    labels, and two fits would take both of a small deployment's workers from the customers.
+    Labels that arrive meanwhile count towards the next refresh (beat checks every 10 minutes)."""
+    from django.core.cache import cache
+
+    mine = cache.add(REFRESH_SLOT, 1, timeout=REFRESH_SLOT_SECONDS)
+    try:
+        yield mine
+    finally:
+        if mine:
+            cache.delete(REFRESH_SLOT)
+
+
 def refresh_intent_model(*, trigger: str = "schedule") -> ModelVersion | None:
     """Read, fit and guard in one go (a Celery worker, the retrain button, the seed)."""
     job = start_refresh(trigger=trigger)

@@ -57,6 +57,21 @@ def test_the_nightly_refresh_learns_from_labels_too_few_for_the_count_trigger(de
     assert refresh_intent_model_nightly() is None
 
 
+def test_a_background_refresh_that_finds_another_under_way_leaves_the_labels_to_it(demo_kb):
+    from django.core.cache import cache
+
+    label("can I pay my invoice in bitcoin or other crypto currency", "crypto_payment",
+          make_staff("labeller@example.com", "agent"))
+    versions = ModelVersion.objects.count()
+    with learning.refresh_slot() as mine:  # another worker process is fitting
+        assert mine and learning.refresh_due()
+        assert refresh_intent_model_if_due() is None and refresh_intent_model_nightly() is None
+        assert ModelVersion.objects.count() == versions
+    assert cache.get(learning.REFRESH_SLOT) is None
+    assert refresh_intent_model_if_due() is not None  # the next trigger, once the slot is free
+    assert cache.get(learning.REFRESH_SLOT) is None
+
+
 def test_the_model_learns_from_labels_in_the_order_agents_gave_them(demo_kb):
     # The fit depends on the order of its examples, so two runs of the same stream fit the same model
     # only if that order is the labels' own, not the order their rows happen to lie in the table.
