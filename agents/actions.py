@@ -9,7 +9,6 @@ from inbox import events
 from inbox.actions import InboxError, intent_name
 
 REFRESH_TASK = "agents.tasks.refresh_intent_model_if_due"
-NIGHTLY_REFRESH_TASK = "agents.tasks.refresh_intent_model_nightly"  # Celery beat, every night
 
 
 class AgentsError(ValueError):

@@ -235,11 +235,8 @@ def rollback(kind: str = INTENT) -> ModelVersion | None:
     return previous
 
 
-def refresh_due(*, nightly: bool = False) -> bool:
-    """Due after enough new labels, or at once when agents start using an intent the model lacks.
-
-    Enough is a tenth of the training set, so a large model is not refitted on every few labels;
-    the nightly refresh needs only RETRAIN_MIN, so no label waits more than a day to count."""
+def refresh_due() -> bool:
+    """Due after enough new labels, or at once when agents start using an intent the model lacks."""
     if not settings.LEARNING_ENABLED:
         return False
     live = live_version(INTENT)
@@ -252,7 +249,7 @@ def refresh_due(*, nightly: bool = False) -> bool:
     last = ModelVersion.objects.filter(kind=INTENT).only("trained_at").first()
     since = last.trained_at if last else live.trained_at
     new = examples.filter(created_at__gt=since).count() + labels.filter(created_at__gt=since).count()
-    if new >= (RETRAIN_MIN if nightly else max(RETRAIN_MIN, RETRAIN_FRACTION * live.n_examples)):
+    if new >= max(RETRAIN_MIN, RETRAIN_FRACTION * live.n_examples):
         return True
     known = set(load_model(live).labels)
     fresh = set(labels.filter(created_at__gt=since).values_list("value__intent", flat=True))

@@ -27,7 +27,7 @@ from django.db import connection
 from django.utils import timezone
 
 from agents import learning, outcomes, pipeline
-from agents.actions import NIGHTLY_REFRESH_TASK, REFRESH_TASK, add_intent_example, ensure_intent
+from agents.actions import REFRESH_TASK, add_intent_example, ensure_intent
 from agents.intent_model import IntentModel, fit_with_vectors, name_as_example
 from agents.models import ExampleSource, ModelVersion
 from inbox import actions, events
@@ -102,9 +102,6 @@ def test_scores(texts: list[str], labels: list[str]) -> dict:
     }
 
 
-NIGHT = timedelta(days=1)
-
-
 def refresh_lag(n_examples: int) -> int:
     """Conversations between a refresh being read and going live: about what a worker's fit of that
     many examples takes, counted in this stream's conversations (about 13 a second here; a fit, about
@@ -119,8 +116,7 @@ class BackgroundRefresh:
     Deterministic all the same: a refresh that is due at conversation s reads its examples then, and
     is guarded and promoted at conversation s + refresh_lag(n), waiting for the fit if it is not done;
     so the same stream fits the same models at the same points, however fast the machine is.
-    One refresh at a time, as the label-count trigger asks again once it is done (a nightly one that
-    finds a refresh under way is skipped, as that refresh reads the same labels).
+    One refresh at a time, as the label-count trigger asks again once it is done.
     """
 
     def __init__(self) -> None:
@@ -133,20 +129,18 @@ class BackgroundRefresh:
 
     def __enter__(self) -> BackgroundRefresh:
         events.inline_handlers[REFRESH_TASK] = self.request
-        events.inline_handlers[NIGHTLY_REFRESH_TASK] = lambda: self.request(nightly=True)
         return self
 
     def __exit__(self, *exc) -> None:
         events.inline_handlers.pop(REFRESH_TASK, None)
-        events.inline_handlers.pop(NIGHTLY_REFRESH_TASK, None)
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
-    def request(self, *, nightly: bool = False) -> None:
-        """A refresh task (label count, or the nightly one), handed over by the inline queue."""
-        if self.job is not None or not learning.refresh_due(nightly=nightly):
+    def request(self) -> None:
+        """The refresh task, handed over by the inline queue."""
+        if self.job is not None or not learning.refresh_due():
             return
-        job = learning.start_refresh(trigger="schedule" if nightly else "label_count")
+        job = learning.start_refresh(trigger="label_count")
         if job is None:
             return
         # Sorted: the encoder's batches (and so the last bits of a vector) follow the order it is given.
@@ -196,14 +190,10 @@ def run(
     embed(test_texts)  # once, so checkpoints cost only the classifier
     result = Result(test_accuracy_start=test_scores(test_texts, test_labels)["accuracy"])
     clock = timezone.now()
-    night = clock + NIGHT  # Celery beat's nightly refresh, a day apart on the stream's clock
     with BackgroundRefresh() as refresher:
         for step, (text, category) in enumerate(stream, start=1):
             refresher.at(step)
             clock += timedelta(minutes=7)
-            if clock >= night:
-                events.enqueue_on_commit(NIGHTLY_REFRESH_TASK)
-                night += NIGHT
             customer = customers[rng.randrange(len(customers))]
             message, _ = actions.post_customer_message(customer=customer, body=text, respond=False, at=clock)
             reply = pipeline.respond(message.conversation_id, message.pk, allow_clarify=False)

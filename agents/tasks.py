@@ -24,19 +24,10 @@ def learn_from_signal(outcome_id: int | None) -> bool:
 
 @shared_task(name="agents.tasks.refresh_intent_model_if_due")
 def refresh_intent_model_if_due() -> int | None:
-    return _refresh_in_background(nightly=False)
-
-
-@shared_task(name="agents.tasks.refresh_intent_model_nightly")
-def refresh_intent_model_nightly() -> int | None:
-    return _refresh_in_background(nightly=True)
-
-
-def _refresh_in_background(*, nightly: bool) -> int | None:
     with learning.refresh_slot() as mine:
-        if not mine or not learning.refresh_due(nightly=nightly):
+        if not mine or not learning.refresh_due():
             return None
-        version = learning.refresh_intent_model(trigger="schedule" if nightly else "label_count")
+        version = learning.refresh_intent_model(trigger="label_count")
     return version.pk if version else None
 
 

@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 
 from helpdesk import embedded
 
@@ -120,8 +119,6 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="helpdesk") + _run
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-intent-model": {"task": "agents.tasks.refresh_intent_model_if_due", "schedule": 600.0},
-    "refresh-intent-model-nightly": {"task": "agents.tasks.refresh_intent_model_nightly",
-                                     "schedule": crontab(hour=3, minute=0)},
     "close-resolution-windows": {"task": "agents.tasks.close_resolution_windows", "schedule": 900.0},
     "detect-abandonment": {"task": "agents.tasks.detect_abandonment", "schedule": 300.0},
     "analytics-rollup": {"task": "analytics.tasks.rollup_recent", "schedule": 600.0},

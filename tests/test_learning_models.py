@@ -11,7 +11,7 @@ from django.utils import timezone
 from agents import learning
 from agents.actions import add_intent_example
 from agents.models import ModelStatus, ModelVersion
-from agents.tasks import refresh_intent_model_if_due, refresh_intent_model_nightly
+from agents.tasks import refresh_intent_model_if_due
 from inbox import actions
 from inbox.models import Customer, Label, Message, Site
 from tests.conftest import make_staff
@@ -40,23 +40,6 @@ def test_a_new_intent_appears_as_soon_as_agents_use_it_and_changes_the_next_pred
     assert after.top[0][0] == "crypto_payment"
 
 
-def test_the_nightly_refresh_learns_from_labels_too_few_for_the_count_trigger(demo_kb):
-    # A large model waits for a tenth of its training set in new labels; the nightly refresh makes
-    # sure no label waits more than a day to count.
-    live = learning.live_version("intent")
-    agent = make_staff("labeller@example.com", "agent")
-    for i in range(learning.RETRAIN_MIN):
-        label(f"please move our workspace to another plan, request {i}", "change_plan", agent)
-    assert learning.RETRAIN_MIN < learning.RETRAIN_FRACTION * live.n_examples
-    assert not learning.refresh_due()
-    assert refresh_intent_model_nightly() is not None
-    newest = ModelVersion.objects.filter(kind="intent").order_by("-id").first()
-    assert newest.pk != live.pk and newest.metrics["trigger"] == "schedule"
-    assert newest.n_examples > live.n_examples
-    assert not learning.refresh_due(nightly=True)  # nothing new since: the next night does nothing
-    assert refresh_intent_model_nightly() is None
-
-
 def test_a_background_refresh_that_finds_another_under_way_leaves_the_labels_to_it(demo_kb):
     from django.core.cache import cache
 
@@ -65,7 +48,7 @@ def test_a_background_refresh_that_finds_another_under_way_leaves_the_labels_to_
     versions = ModelVersion.objects.count()
     with learning.refresh_slot() as mine:  # another worker process is fitting
         assert mine and learning.refresh_due()
-        assert refresh_intent_model_if_due() is None and refresh_intent_model_nightly() is None
+        assert refresh_intent_model_if_due() is None
         assert ModelVersion.objects.count() == versions
     assert cache.get(learning.REFRESH_SLOT) is None
     assert refresh_intent_model_if_due() is not None  # the next trigger, once the slot is free
