@@ -1,4 +1,5 @@
 import asyncio
+import gc
 import os
 import threading
 
@@ -23,8 +24,6 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _warm_up(**kwargs) -> None:
     """Load the encoder, the NLP models and the live intent model before the first customer waits."""
-    import gc
-
     from agents.pipeline import warm_up
 
     warm_up()
@@ -37,8 +36,6 @@ def _warm_up(**kwargs) -> None:
 def _freeze_parent(**kwargs) -> None:
     """The same for the worker's main process, which hands each task to a pool process: its full
     collections took 140 ms, and a customer's answer waited for the hand-over meanwhile."""
-    import gc
-
     gc.freeze()
 
 
