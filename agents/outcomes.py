@@ -51,15 +51,35 @@ def apply_outcome(outcome_id: int) -> bool:
     # first reading was wrong). Measured on the 10,000-conversation simulation (one machine, both runs),
     # leaving them out lowered end test accuracy 0.9305 -> 0.9263 and first-500 resolution 0.766 -> 0.742.
     if applied == "applied" and outcome.kind in CONFIRMING:
-        # Without a sure intent, the confirmed article still says what was asked when it is
-        # plainly one intent's answer: the question becomes an example of that intent.
-        if not intent or confidence < CONFIRM_MIN_CONFIDENCE:
-            intent = learning.intent_of_article(chosen) if chosen else None
+        intent = confirmed_intent(trace, intent if confidence >= CONFIRM_MIN_CONFIDENCE else None, chosen)
         question = Message.objects.filter(pk=trace.get("replying_to")).first() if intent else None
         if question is not None:
             add_intent_example(intent, question.body, source=ExampleSource.CONFIRMED_OUTCOME,
                                message=question, customer=outcome.conversation.customer)
     return applied == "applied"
+
+
+def confirmed_intent(trace: dict, sure: str | None, article_id: int | None) -> str | None:
+    """What a confirmed answer says was asked.
+
+    The article that resolved it says so when it is plainly one intent's answer and either the
+    model was unsure or that intent was one of its readings of the question: a sure reading
+    loses to a less likely one that the resolving article answers. That is how a second try is
+    credited wrongly: the rejected answer's intent keeps most of the probability, and its
+    next-nearest article takes the credit for whichever reading it truly answered. On the
+    10,000-conversation Banking77 simulation (seed 0, noise 0.1) this took second-try labels from
+    79 % to 84 % right and end test accuracy from 0.9295 to 0.9354.
+    Otherwise the sure intent stands, even against an article that answers another intent.
+    """
+    if article_id is None:
+        return sure
+    readings = {name for name, p in trace.get("top_intents") or [] if p > ranking.READING_MIN_PROBABILITY}
+    if sure and not readings - {sure}:
+        return sure  # nothing else it could have been: spare the lookup (most confirmations)
+    answers = learning.intent_of_article(article_id)
+    if answers and (sure is None or answers in readings):
+        return answers
+    return sure
 
 
 def close_resolution_windows(now=None) -> int:

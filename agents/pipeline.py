@@ -199,7 +199,7 @@ def retrieve(text: str, u: Understanding, context: dict, rng: random.Random) -> 
     hits = [h for h in search(text, k=6, vector=u.vector, area=context.get("area")) if h.article_id not in rejected]
     known = {h.article_id for h in hits} | rejected
     likely = [name for name, p in u.top if p >= ranking.CREDIT_MIN_PROBABILITY]
-    evidence = ranking.evidence([name for name, p in u.top if p > 0.01], context)
+    evidence = ranking.evidence([name for name, p in u.top if p > ranking.READING_MIN_PROBABILITY], context)
     extra = [a for a in ranking.proven_articles(likely, evidence) if a not in known]
     if extra:
         hits += _best_chunks(extra, u.vector)
@@ -265,7 +265,7 @@ def _affinity(u: Understanding, hits: list[Hit]) -> tuple[dict[str, dict[int, fl
                 sims[h.article_id] = max(float(np.dot(target, vectors[h.chunk_id])), sims.get(h.article_id, -1.0))
         return sims
 
-    targets = learning.intent_targets([name for name, p in u.top if p > 0.01])
+    targets = learning.intent_targets([name for name, p in u.top if p > ranking.READING_MIN_PROBABILITY])
     question = closeness(u.vector) if u.vector is not None else {}
     return {name: closeness(target) for name, target in targets.items()}, question
 

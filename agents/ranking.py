@@ -178,6 +178,7 @@ def _failing(stats: dict, article_id: int) -> bool:
     return keeps_failing(sum(r.successes for r in rows), sum(r.failures for r in rows))
 
 
+READING_MIN_PROBABILITY = 0.01  # below this an intent is not a reading of the question at all
 CREDIT_MIN_PROBABILITY = 0.2  # below this an intent is a guess, and a guess must not be confirmed
 CREDIT_MIN_SHARE = 0.2  # an intent shares an outcome only if it made at least this part of the choice
 
@@ -192,7 +193,7 @@ def choose(top: list[tuple[str, float]], ranked_article_ids: list[int], context:
     """
     # The plausible readings only: an intent far below the model's best guess adds noise, not sense.
     best_p = max((p for _, p in top), default=0.0)
-    intents = [(name, p) for name, p in top if p > 0.01 and p >= 0.5 * best_p] if settings.LEARNING_ENABLED else []
+    intents = [(name, p) for name, p in top if p > READING_MIN_PROBABILITY and p >= 0.5 * best_p] if settings.LEARNING_ENABLED else []
     names = {name for name, _ in intents}
     if known is None:
         known = evidence(list(names), context)

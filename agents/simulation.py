@@ -246,7 +246,7 @@ def run(
             if progress:
                 progress(1)
     result.test_accuracy_end = result.curve[-1]["test_accuracy"] if result.curve else result.test_accuracy_start
-    result.examples = labelled_examples(dict(stream))
+    result.examples = labelled_examples(dict(stream), article_of)
     result.labels = label_quality(result.examples)
     fits = [v.metrics.get("train_seconds", 0.0) for v in ModelVersion.objects.filter(kind=learning.INTENT).defer("blob")]
     result.retrains = {"intent_models_trained": len(fits), "train_seconds_median": round(float(np.median(fits)), 1) if fits else None,
@@ -254,7 +254,7 @@ def run(
     return result
 
 
-def labelled_examples(truth: dict[str, str]) -> list[dict]:
+def labelled_examples(truth: dict[str, str], article_of: dict[str, int] | None = None) -> list[dict]:
     """What the intent model learns from, one row per example: its text, the intent it was given, its
     source, the true intent, and (for a confirmed outcome) the probability the answering model gave
     that intent before anyone confirmed it.
@@ -263,22 +263,33 @@ def labelled_examples(truth: dict[str, str]) -> list[dict]:
     whose label came from the model's own intent or (the model unsure) from the article's.
     """
     how: dict[int, tuple[str, dict]] = {}
-    for question, second, confidence, top in (
+    for question, second, trace in (
             Message.objects.filter(sender_kind=SenderKind.AI, trace__decision="answer").order_by("id")
-            .values_list("trace__replying_to", "trace__try_again_after", "trace__credited_confidence",
-                         "trace__top_intents")):
+            .values_list("trace__replying_to", "trace__try_again_after", "trace")):
         if second:
-            how[question] = (" (second try)", dict(map(tuple, top or [])))
+            how[question] = (" (second try)", trace)
         elif question not in how:
-            sure = (confidence or 0) >= outcomes.CONFIRM_MIN_CONFIDENCE
-            how[question] = (" (model's intent)" if sure else " (article's intent)", dict(map(tuple, top or [])))
+            sure = (trace.get("credited_confidence") or 0) >= outcomes.CONFIRM_MIN_CONFIDENCE
+            how[question] = (" (model's intent)" if sure else " (article's intent)", trace)
+    category_of = {article: intent_name(category) for category, article in (article_of or {}).items()}
+    answers_intent = {article: learning.intent_of_article(article) for article in category_of}
     rows = []
     for text, intent, source, message_id in learning.training_examples()[0]:
         if text not in truth:
             continue
-        kind, top = how.get(message_id, ("", {})) if source == ExampleSource.CONFIRMED_OUTCOME else ("", {})
-        rows.append({"text": text, "intent": intent, "source": source + kind, "true_intent": intent_name(truth[text]),
-                     "decision_probability": top.get(intent) if kind else None})
+        kind, trace = how.get(message_id, ("", {})) if source == ExampleSource.CONFIRMED_OUTCOME else ("", {})
+        top = dict(map(tuple, trace.get("top_intents") or []))
+        row = {"text": text, "intent": intent, "source": source + kind, "true_intent": intent_name(truth[text]),
+               "decision_probability": top.get(intent) if kind else None}
+        if kind:  # the answer that confirmed it, for studying how confirmations are credited
+            chosen = trace["chosen"]["article_id"]
+            row["answer"] = {"article_category": category_of.get(chosen), "article_intent": answers_intent.get(chosen),
+                             "top_intents": trace.get("top_intents"),
+                             "credited_intent": trace.get("credited_intent"), "credit": trace.get("credit"),
+                             "credited_confidence": trace.get("credited_confidence"),
+                             "by_intent": next((r["by_intent"] for r in trace.get("ranking") or []
+                                                if r["article_id"] == chosen), None)}
+        rows.append(row)
     return rows
 
 

@@ -138,10 +138,32 @@ def test_a_second_try_that_resolved_moves_its_own_statistics_and_labels_the_ques
     example = IntentExample.objects.get(source="confirmed_outcome")
     assert example.text == "my card was declined when paying"
     assert example.message_id == second.trace["replying_to"]
-    # The reading of the answer that resolved: its credited intent when sure, else its article's intent.
-    reading = (second.trace["credited_intent"] if second.trace["credited_confidence"] >= CONFIRM_MIN_CONFIDENCE
-               else learning.intent_of_article(second.trace["chosen"]["article_id"]))
-    assert example.intent.name == reading
+    # The model is sure it is a failed payment and never read it as anything else: that reading stands,
+    # although the article that resolved answers another intent.
+    assert second.trace["credited_intent"] == "failed_payment"
+    assert second.trace["credited_confidence"] >= CONFIRM_MIN_CONFIDENCE
+    assert learning.intent_of_article(second.trace["chosen"]["article_id"]) != "failed_payment"
+    assert example.intent.name == "failed_payment"
+
+
+def test_a_second_try_that_resolved_labels_the_question_with_the_reading_its_article_answers(demo_kb):
+    """The rejected answer's intent keeps most of the probability and takes the credit for the second
+    answer too; but that answer is plainly the article of another reading the model had, and it resolved."""
+    customer = factories.customer(factories.account(plan="growth"), site=Site.objects.first(), is_verified=True)
+    message, _ = actions.post_customer_message(customer=customer, body="our slack messages from relaymark come an hour late",
+                                               respond=False)
+    first = pipeline.respond(message.conversation_id, message.pk)
+    assert first.trace["credited_intent"] == "bug_slack_delayed"
+    actions.give_feedback(first, False)
+    second = pipeline.respond(message.conversation_id, message.pk, try_again=True)
+    readings = dict(second.trace["top_intents"])
+    assert second.trace["credited_intent"] == "bug_slack_delayed" and readings["bug_slack_delayed"] >= CONFIRM_MIN_CONFIDENCE
+    assert learning.intent_of_article(second.trace["chosen"]["article_id"]) == "slack_integration"
+    assert readings["slack_integration"] > 0.01
+    actions.give_feedback(second, True)
+    apply_all()
+    example = IntentExample.objects.get(source="confirmed_outcome")
+    assert (example.text, example.intent.name) == ("our slack messages from relaymark come an hour late", "slack_integration")
 
 
 def test_learning_off_changes_nothing(answered, settings):
