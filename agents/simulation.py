@@ -254,13 +254,13 @@ def run(
     return result
 
 
-def labelled_examples(truth: dict[str, str], article_of: dict[str, int] | None = None) -> list[dict]:
+def labelled_examples(truth: dict[str, str], article_of: dict[str, int]) -> list[dict]:
     """What the intent model learns from, one row per example: its text, the intent it was given, its
     source, the true intent, and (for a confirmed outcome) the probability the answering model gave
-    that intent before anyone confirmed it.
+    that intent before anyone confirmed it, and the answer that confirmed it.
 
     A confirmed example is split by the answer that confirmed it: a second try, or a first answer
-    whose label came from the model's own intent or (the model unsure) from the article's.
+    the model was sure of ("model's intent") or not ("article's intent"); see outcomes.confirmed_intent.
     """
     how: dict[int, tuple[str, dict]] = {}
     for question, second, trace in (
@@ -271,7 +271,7 @@ def labelled_examples(truth: dict[str, str], article_of: dict[str, int] | None =
         elif question not in how:
             sure = (trace.get("credited_confidence") or 0) >= outcomes.CONFIRM_MIN_CONFIDENCE
             how[question] = (" (model's intent)" if sure else " (article's intent)", trace)
-    category_of = {article: intent_name(category) for category, article in (article_of or {}).items()}
+    category_of = {article: intent_name(category) for category, article in article_of.items()}
     answers_intent = {article: learning.intent_of_article(article) for article in category_of}
     rows = []
     for text, intent, source, message_id in learning.training_examples()[0]:
